@@ -1,0 +1,285 @@
+"""Command line: parse flags, wire objects, handle signals. No logic of its own.
+
+Flags follow the Prometheus exporters' style (``--config.file``,
+``--web.listen-address``) and override the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import signal
+import stat
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from exporter import __version__, logs
+from exporter.config import (
+    DEFAULT_CONFIG_FILE,
+    Config,
+    PollConfig,
+    Secret,
+    WebConfig,
+    WorkspaceConfig,
+    load_config,
+    parse_listen_address,
+)
+from exporter.daemon import Exporter
+from exporter.errors import ConfigError
+from exporter.server import ExporterServer, Reload
+from exporter.simulator import Scenario, SimulatorServer
+
+log = logging.getLogger("exporter")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    sys.exit(args.func(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cention-logio-exporter",
+        description="Prometheus exporter for Cention Contact Center's logio API.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="poll the logio API and serve /metrics")
+    _config_flag(run)
+    run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT")
+    run.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH")
+    run.add_argument("--web.config.file", dest="web_config_file", metavar="PATH")
+    _log_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    _config_flag(check)
+    check.set_defaults(func=cmd_check_config)
+
+    simulate = commands.add_parser("simulate", help="serve a fake logio API")
+    simulate.add_argument("--listen-address", default="127.0.0.1:8080", metavar="HOST:PORT")
+    _simulator_flags(simulate)
+    _log_flags(simulate)
+    simulate.set_defaults(func=cmd_simulate)
+
+    demo = commands.add_parser("demo", help="run the simulator and the exporter together")
+    demo.add_argument("--listen-address", default="127.0.0.1:9863", metavar="HOST:PORT")
+    demo.add_argument(
+        "--simulator.listen-address",
+        dest="sim_address",
+        default="127.0.0.1:9864",
+        metavar="HOST:PORT",
+    )
+    _simulator_flags(demo, agents=200)
+    _log_flags(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default=DEFAULT_CONFIG_FILE,
+        metavar="PATH",
+        help="default: %(default)s",
+    )
+
+
+def _log_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
+    parser.add_argument(
+        "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
+    )
+
+
+def _simulator_flags(parser: argparse.ArgumentParser, agents: int = 50) -> None:
+    parser.add_argument("--agents", type=int, default=agents, help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workspace", default="demo")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("CENTION_TOKEN", "demo-token"),
+        help="token to accept (default: $CENTION_TOKEN or demo-token)",
+    )
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as exc:
+        _print_problems(args.config_file, exc)
+        return 1
+    names = ", ".join(w.workspace for w in config.workspaces)
+    print(f"{args.config_file}: OK ({len(config.workspaces)} workspaces: {names})")
+    return 0
+
+
+def _print_problems(path: str, exc: ConfigError) -> None:
+    print(f"{path}: invalid configuration:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    """The config file with the command line's overrides applied."""
+    config = load_config(args.config_file)
+    web = config.web
+    overrides = {
+        "listen_address": args.listen_address,
+        "telemetry_path": args.telemetry_path,
+        "config_file": args.web_config_file,
+    }
+    web = dataclasses.replace(web, **{k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(config, web=web)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    redactor = logs.setup(args.log_level, args.log_format)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        _print_problems(args.config_file, exc)
+        return 1
+    redactor.update(w.token.reveal() for w in config.workspaces)
+    _warn_about(config, args.config_file)
+    exporter = Exporter(config)
+
+    def reload() -> str | None:
+        try:
+            new = _load(args)
+        except ConfigError as exc:
+            log.error("reload failed, keeping the running config: %s", exc)
+            return f"reload failed: {exc}"
+        redactor.update(w.token.reveal() for w in (*config.workspaces, *new.workspaces))
+        _warn_about(new, args.config_file)
+        exporter.apply(new)
+        log.info("configuration reloaded")
+        return None
+
+    return _serve(exporter, config, reload)
+
+
+def _serve(exporter: Exporter, config: Config, reload: Reload | None) -> int:
+    try:
+        server = ExporterServer(
+            config.web.listen_address,
+            exporter.registry,
+            telemetry_path=config.web.telemetry_path,
+            not_ready=exporter.state.not_ready,
+            reload=reload,
+        )
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", config.web.listen_address, exc.strerror)
+        return 1
+    exporter.start()
+    server.start()
+    log.info(
+        "listening on %s, telemetry at %s", config.web.listen_address, config.web.telemetry_path
+    )
+    _wait_for_signals(reload)
+    log.info("shutting down")
+    server.shutdown()
+    exporter.stop()
+    return 0
+
+
+def _wait_for_signals(reload: Reload | None) -> None:
+    """Block until SIGTERM or SIGINT; SIGHUP reloads the config meanwhile."""
+    wake, received = threading.Event(), list[int]()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+    while True:
+        wake.wait()
+        wake.clear()
+        while received:
+            if received.pop(0) != signal.SIGHUP:
+                return
+            if reload is not None:
+                reload()
+
+
+def _warn_about(config: Config, config_file: str) -> None:
+    for workspace in config.workspaces:
+        if workspace.insecure_skip_verify:
+            log.warning(
+                "workspace=%s insecure_skip_verify is on: TLS certificates of %s are not verified",
+                workspace.workspace,
+                workspace.api_url,
+            )
+    inline = any(w.token_inline for w in config.workspaces)
+    if inline and _readable_by_others(config_file):
+        log.warning(
+            "%s holds a token and is readable by other users: chmod 600 it, or use "
+            "token_file or ${VAR}",
+            config_file,
+        )
+
+
+def _readable_by_others(path: str) -> bool:
+    try:
+        return bool(Path(path).stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except OSError:
+        return False
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level, args.log_format)
+    host, port = parse_listen_address(args.listen_address)
+    scenario = Scenario(agents=args.agents, seed=args.seed, start=int(time.time()))
+    with SimulatorServer(
+        scenario, token=args.token, workspace=args.workspace, host=host, port=port
+    ) as simulator:
+        print(
+            f"logio simulator: {simulator.url}/s/{args.workspace}/capi/custom/logio "
+            f"({args.agents} agents)",
+            flush=True,
+        )
+        _wait_for_signals(None)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level, args.log_format)
+    sim_host, sim_port = parse_listen_address(args.sim_address)
+    scenario = Scenario(agents=args.agents, seed=args.seed, start=int(time.time()))
+    with SimulatorServer(
+        scenario, token=args.token, workspace=args.workspace, host=sim_host, port=sim_port
+    ) as simulator:
+        config = demo_config(simulator.url, args.workspace, args.token, args.listen_address)
+        exporter = Exporter(config)
+        host, port = parse_listen_address(args.listen_address)
+        base = f"http://{host if host not in ('', '0.0.0.0') else '127.0.0.1'}:{port}"  # noqa: S104  # a URL to print, not a bind
+        print(
+            f"Simulated logio API: {simulator.url}/s/{args.workspace}/capi/custom/logio\n"
+            f"Exporter:            {base}/\n"
+            f"Metrics:             {base}/metrics\n"
+            "Agents log in and out as the simulated day goes on; Ctrl-C stops.",
+            flush=True,
+        )
+        return _serve(exporter, config, None)
+
+
+def demo_config(api_url: str, workspace: str, token: str, listen_address: str) -> Config:
+    """A config for the demo: the simulator, a short interval, a one-day lookback."""
+    return Config(
+        workspaces=(
+            WorkspaceConfig(
+                workspace=workspace, api_url=api_url, token=Secret(token), format="json"
+            ),
+        ),
+        poll=PollConfig(interval=5.0, lookback=86400.0),
+        web=WebConfig(listen_address=listen_address),
+    )

@@ -1,0 +1,452 @@
+"""YAML -> frozen dataclasses, validated by pure functions that report every problem.
+
+``load_config(path)`` raises one ``ConfigError`` listing each bad key with the reason,
+so an operator fixes the file in one pass::
+
+    workspaces[0].token: environment variable CENTION_TOKEN is not set
+    poll.interval: must be at least 1s, got 0.5s
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+
+from exporter.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "./config.yaml"
+DEFAULT_LISTEN_ADDRESS = ":9863"
+DEFAULT_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0)
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WORKSPACE = re.compile(r"[A-Za-z0-9._~-]+")
+
+T = TypeVar("T")
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    workspace: str
+    api_url: str
+    token: Secret
+    format: Literal["csv", "json"] = "csv"
+    agents: tuple[str, ...] = ()
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    token_inline: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.api_url}/s/{self.workspace}/capi/custom/logio"
+
+
+@dataclass(frozen=True)
+class PollConfig:
+    interval: float = 30.0
+    timeout: float = 10.0
+    overlap: float = 600.0
+    lookback: float = 7 * 86400.0
+    max_window: float = 86400.0
+    max_response_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    per_agent: bool = True
+    forget_agent_after: float = 30 * 86400.0
+    session_duration_buckets: tuple[float, ...] = DEFAULT_BUCKETS
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    telemetry_path: str = "/metrics"
+    config_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    workspaces: tuple[WorkspaceConfig, ...]
+    poll: PollConfig = field(default_factory=PollConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+
+
+def parse_duration(value: object) -> float:
+    """``"500ms"``, ``"30s"``, ``"1h30m"``, ``"7d"`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return float(text)
+        if text and _DURATION.sub("", text) == "":
+            return sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
+    raise ValueError(f"expected a duration like 500ms, 30s, 5m, 7d, got {value!r}")
+
+
+def format_duration(seconds: float) -> str:
+    for unit in ("w", "d", "h", "m", "s"):
+        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
+            return f"{seconds / _UNITS[unit]:g}{unit}"
+    return f"{seconds * 1000:g}ms"
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """``":9863"`` -> ``("", 9863)`` (all interfaces); ``"[::1]:9863"`` -> ``("::1", 9863)``."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as :9863, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; every problem lands in one ``ConfigError``."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    return parse_config(data, os.environ if environ is None else environ, path.parent)
+
+
+def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Config:
+    """Validate plain data (as loaded from YAML) into a ``Config``."""
+    problems: list[str] = []
+    data = _expand(data, "", environ, problems)
+    root = _section(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
+    poll = _poll(_section(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
+    workspaces = _workspaces(root.get("workspaces"), base_dir, problems)
+    state = StateConfig(
+        file=_get(
+            _section(root.get("state"), "state.", ("file",), problems),
+            "state.file",
+            _string,
+            None,
+            problems,
+        )
+    )
+    metrics = _metrics(
+        _section(root.get("metrics"), "metrics.", _fields(MetricsConfig), problems), problems
+    )
+    web = _web(_section(root.get("web"), "web.", _fields(WebConfig), problems), problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(workspaces=workspaces, poll=poll, state=state, metrics=metrics, web=web)
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _expand(value: object, key: str, environ: Mapping[str, str], problems: list[str]) -> object:
+    """Replace ``${VAR}`` in every string with the environment's value."""
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{key}{k}.", environ, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{key[:-1]}[{i}].", environ, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(1) not in environ:
+            problems.append(f"{key[:-1]}: environment variable {match.group(1)} is not set")
+            return ""
+        return environ[match.group(1)]
+
+    return _ENV_VAR.sub(substitute, value)
+
+
+def _section(
+    value: object, prefix: str, allowed: tuple[str, ...], problems: list[str]
+) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(f"{prefix[:-1] or 'config'}: must be a mapping of keys")
+        return {}
+    for key in value:
+        if key not in allowed:
+            problems.append(f"{prefix}{key}: unknown key (known: {', '.join(allowed)})")
+    return value
+
+
+def _get(
+    section: Mapping[str, Any],
+    key: str,
+    convert: Callable[[Any], T],
+    default: T,
+    problems: list[str],
+) -> T:
+    name = key.rpartition(".")[2]
+    if section.get(name) is None:
+        return default
+    try:
+        return convert(section[name])
+    except ValueError as exc:
+        problems.append(f"{key}: {exc}")
+        return default
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _at_least(minimum: float) -> Callable[[object], float]:
+    def convert(value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds < minimum:
+            raise ValueError(f"must be at least {format_duration(minimum)}, got {value!r}")
+        return seconds
+
+    return convert
+
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"expected a positive whole number, got {value!r}")
+    return value
+
+
+def _poll(section: Mapping[str, Any], problems: list[str]) -> PollConfig:
+    d = PollConfig()
+    poll = PollConfig(
+        interval=_get(section, "poll.interval", _at_least(1.0), d.interval, problems),
+        timeout=_get(section, "poll.timeout", _at_least(0.001), d.timeout, problems),
+        overlap=_get(section, "poll.overlap", _at_least(0.0), d.overlap, problems),
+        lookback=_get(section, "poll.lookback", _at_least(1.0), d.lookback, problems),
+        max_window=_get(section, "poll.max_window", _at_least(1.0), d.max_window, problems),
+        max_response_bytes=_get(
+            section, "poll.max_response_bytes", _positive_int, d.max_response_bytes, problems
+        ),
+    )
+    if poll.lookback < poll.overlap:
+        problems.append("poll.lookback: must be at least poll.overlap")
+    return poll
+
+
+def _metrics(section: Mapping[str, Any], problems: list[str]) -> MetricsConfig:
+    d = MetricsConfig()
+    return MetricsConfig(
+        per_agent=_get(section, "metrics.per_agent", _boolean, d.per_agent, problems),
+        forget_agent_after=_get(
+            section, "metrics.forget_agent_after", _at_least(1.0), d.forget_agent_after, problems
+        ),
+        session_duration_buckets=_get(
+            section,
+            "metrics.session_duration_buckets",
+            _buckets,
+            d.session_duration_buckets,
+            problems,
+        ),
+    )
+
+
+def _buckets(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a non-empty list of seconds")
+    try:
+        bounds = tuple(parse_duration(v) for v in value)
+    except ValueError as exc:
+        raise ValueError(f"bucket {exc}") from None
+    if any(b <= 0 for b in bounds) or list(bounds) != sorted(set(bounds)):
+        raise ValueError("bucket bounds must be positive and strictly increasing")
+    return bounds
+
+
+def _web(section: Mapping[str, Any], problems: list[str]) -> WebConfig:
+    d = WebConfig()
+    address = _get(section, "web.listen_address", _address, d.listen_address, problems)
+    path = _get(section, "web.telemetry_path", _telemetry_path, d.telemetry_path, problems)
+    config_file = _get(section, "web.config_file", _string, None, problems)
+    return WebConfig(listen_address=address, telemetry_path=path, config_file=config_file)
+
+
+def _address(value: object) -> str:
+    address = _string(value)
+    parse_listen_address(address)
+    return address
+
+
+def _telemetry_path(value: object) -> str:
+    path = _string(value)
+    if not path.startswith("/") or path in ("/", "/healthz", "/ready"):
+        raise ValueError(f"must start with / and not be /, /healthz or /ready, got {path!r}")
+    return path
+
+
+_WORKSPACE_KEYS = (
+    "workspace",
+    "api_url",
+    "token",
+    "token_file",
+    "format",
+    "agents",
+    "ca_file",
+    "insecure_skip_verify",
+)
+
+
+def _workspaces(value: object, base_dir: Path, problems: list[str]) -> tuple[WorkspaceConfig, ...]:
+    if not isinstance(value, list) or not value:
+        problems.append("workspaces: at least one workspace is required")
+        return ()
+    workspaces = []
+    for i, item in enumerate(value):
+        prefix = f"workspaces[{i}]."
+        before = len(problems)
+        section = _section(item, prefix, _WORKSPACE_KEYS, problems)
+        if not section and before == len(problems):
+            problems.append(f"workspaces[{i}]: must be a mapping of keys")
+        workspace = _workspace(section, prefix, base_dir, problems)
+        if workspace is not None:
+            workspaces.append(workspace)
+    names = [w.workspace for w in workspaces]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"workspaces: workspace {name!r} is listed more than once")
+    return tuple(workspaces)
+
+
+def _workspace(
+    section: Mapping[str, Any], prefix: str, base_dir: Path, problems: list[str]
+) -> WorkspaceConfig | None:
+    before = len(problems)
+    name = _get(section, prefix + "workspace", _workspace_name, "", problems)
+    if "workspace" not in section:
+        problems.append(f"{prefix}workspace: required")
+    api_url = _get(section, prefix + "api_url", _url, "", problems)
+    if "api_url" not in section:
+        problems.append(f"{prefix}api_url: required")
+    token = _token(section, prefix, base_dir, problems)
+    fmt: Literal["csv", "json"] = _get(section, prefix + "format", _format, "csv", problems)
+    agents: tuple[str, ...] = _get(section, prefix + "agents", _agents, (), problems)
+    ca_file = _get(section, prefix + "ca_file", _string, None, problems)
+    if ca_file is not None:
+        ca_file = str(base_dir / ca_file)
+        if not Path(ca_file).is_file():
+            problems.append(f"{prefix}ca_file: no such file {ca_file}")
+    insecure = _get(section, prefix + "insecure_skip_verify", _boolean, False, problems)
+    if len(problems) > before or token is None:
+        return None
+    return WorkspaceConfig(
+        workspace=name,
+        api_url=api_url,
+        token=token,
+        format=fmt,
+        agents=agents,
+        ca_file=ca_file,
+        insecure_skip_verify=insecure,
+        token_inline="token" in section,
+    )
+
+
+def _token(
+    section: Mapping[str, Any], prefix: str, base_dir: Path, problems: list[str]
+) -> Secret | None:
+    """The token from ``token`` or ``token_file``; messages never quote its value."""
+    inline, path = section.get("token"), section.get("token_file")
+    if inline and path:
+        problems.append(f"{prefix}token: give token or token_file, not both")
+    elif inline:
+        if isinstance(inline, str) and inline.strip():
+            return Secret(inline.strip())
+        problems.append(f"{prefix}token: must be a non-empty string")
+    elif path:
+        return _token_file(str(base_dir / str(path)), prefix, problems)
+    else:
+        problems.append(f"{prefix}token: required (or token_file)")
+    return None
+
+
+def _token_file(path: str, prefix: str, problems: list[str]) -> Secret | None:
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{prefix}token_file: cannot read {path}: {exc.__class__.__name__}")
+        return None
+    if not token:
+        problems.append(f"{prefix}token_file: {path} is empty")
+        return None
+    return Secret(token)
+
+
+def _workspace_name(value: object) -> str:
+    name = _string(value)
+    if not _WORKSPACE.fullmatch(name):
+        raise ValueError(f"must be a URL path segment (letters, digits, . _ ~ -), got {name!r}")
+    return name
+
+
+def _url(value: object) -> str:
+    url = _string(value).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL such as https://apid.cention.com, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("must not hold a query, a fragment or credentials")
+    return url
+
+
+def _format(value: object) -> Literal["csv", "json"]:
+    if value == "csv" or value == "json":
+        return value
+    raise ValueError(f"expected csv or json, got {value!r}")
+
+
+def _agents(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a list of agent login names")
+    return tuple(value)

@@ -1,0 +1,114 @@
+"""The running exporter: one poller thread per workspace, reload, and orderly shutdown.
+
+A reload keeps the state of every workspace that stays: only its poller restarts with the
+new settings. A workspace that appears starts with an initial lookback; one that goes
+away stops and its series disappear.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR
+from prometheus_client.registry import CollectorRegistry
+
+from exporter.collector import LogioCollector
+from exporter.config import Config, WorkspaceConfig
+from exporter.logio import LogioClient
+from exporter.poller import Poller
+from exporter.state import ExporterState, WorkspaceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Running:
+    poller: Poller
+    client: LogioClient
+    stop: threading.Event
+    thread: threading.Thread
+
+
+class Exporter:
+    """Owns the state, the registry and the poller threads."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.state = ExporterState()
+        self.collector = LogioCollector(self.state, per_agent=config.metrics.per_agent)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(self.collector)
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(collector)
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            for workspace in self.config.workspaces:
+                self._start(workspace)
+
+    def apply(self, config: Config) -> None:
+        """Switch to a new, already validated config, keeping what stays."""
+        with self._lock:
+            old = {w.workspace: w for w in self.config.workspaces}
+            new = {w.workspace: w for w in config.workspaces}
+            restart_all = (config.poll, config.metrics) != (self.config.poll, self.config.metrics)
+            self.config = config
+            self.collector.per_agent = config.metrics.per_agent
+            for name in old.keys() - new.keys():
+                self._stop(name)
+                self.state.remove(name)
+                log.info("workspace=%s removed", name)
+            for name, workspace in new.items():
+                if name in old and (restart_all or old[name] != workspace):
+                    self._stop(name)
+                if name not in self._running:
+                    self._start(workspace)
+
+    def stop(self, timeout: float = 3.0) -> None:
+        with self._lock:
+            for name in list(self._running):
+                self._stop(name, timeout)
+
+    def _start(self, workspace: WorkspaceConfig) -> None:
+        state = self.state.get(workspace.workspace)
+        if state is None:
+            state = WorkspaceState(
+                workspace.workspace, self.config.metrics.session_duration_buckets
+            )
+            self.state.add(state)
+        client = LogioClient(
+            workspace,
+            timeout=self.config.poll.timeout,
+            max_response_bytes=self.config.poll.max_response_bytes,
+            on_request=state.observe_request,
+        )
+        poller = Poller(
+            workspace, self.config.poll, self.config.metrics, state, client, clock=self.clock
+        )
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=poller.run, args=(stop,), name=f"poll-{workspace.workspace}", daemon=True
+        )
+        self._running[workspace.workspace] = _Running(poller, client, stop, thread)
+        thread.start()
+        log.info(
+            "workspace=%s polling %s every %gs",
+            workspace.workspace,
+            workspace.endpoint,
+            self.config.poll.interval,
+        )
+
+    def _stop(self, name: str, timeout: float = 3.0) -> None:
+        running = self._running.pop(name, None)
+        if running is None:
+            return
+        running.stop.set()
+        running.thread.join(timeout)
+        running.client.close()
