@@ -1,0 +1,279 @@
+"""The poller against a fake logio API through the real client and httpx transport."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from logio_fake import FakeLogio
+
+from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
+from exporter.logio import LogioClient
+from exporter.poller import Poller
+from exporter.records import LOGIN, LOGOUT, Record
+from exporter.sessions import Sessions
+from exporter.state import WorkspaceState
+
+DAY = 86400
+POLL = PollConfig(interval=30, timeout=5, overlap=600, lookback=7 * DAY, max_window=DAY)
+T0 = 1_700_000_000
+
+
+def make_poller(
+    handler: Callable[[httpx.Request], httpx.Response],
+    clock: Callable[[], float],
+    *,
+    poll: PollConfig = POLL,
+    fmt: str = "csv",
+    agents: tuple[str, ...] = (),
+) -> Poller:
+    workspace = WorkspaceConfig("demo", "https://cention.test", Secret("tok"), fmt, agents)  # type: ignore[arg-type]
+    state = WorkspaceState("demo", (60.0, 3600.0))
+    client = LogioClient(
+        workspace,
+        timeout=poll.timeout,
+        max_response_bytes=poll.max_response_bytes,
+        on_request=state.observe_request,
+        transport=httpx.MockTransport(handler),
+    )
+    return Poller(workspace, poll, MetricsConfig(), state, client, clock=clock,
+                  rng=random.Random(1))  # fmt: skip
+
+
+@pytest.fixture(name="api")
+def _api() -> FakeLogio:
+    return FakeLogio(now=T0)
+
+
+class TestWindows:
+    def test_initial_lookback_is_split_by_max_window(self, api: FakeLogio) -> None:
+        """The first poll reads the whole lookback in windows no wider than max_window."""
+        poller = make_poller(api.handler, api.clock)
+        assert poller.poll_once() == 30
+        starts = [T0 - 7 * DAY + i * DAY for i in range(7)]
+        assert api.windows() == [(s, s + DAY) for s in starts]
+        assert poller.state.health.ready is True
+        assert poller.state.sessions.counting_since == T0
+
+    def test_steady_poll_reads_only_the_overlap(self, api: FakeLogio) -> None:
+        """After the lookback, a poll asks from overlap before the watermark up to now."""
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        api.now = T0 + 30
+        poller.poll_once()
+        assert api.windows()[-1] == (T0 - 600, T0 + 30)
+
+    def test_outage_catches_up_in_several_windows(self, api: FakeLogio) -> None:
+        """After a long outage the next poll catches up in max_window steps."""
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        api.now = T0 + 2 * DAY + 5
+        api.add(Record("joe", T0 + DAY + 7, LOGIN))
+        poller.poll_once()
+        start = T0 - 600
+        assert api.windows()[7:] == [(start, start + DAY), (start + DAY, start + 2 * DAY),
+                                     (start + 2 * DAY, T0 + 2 * DAY + 5)]  # fmt: skip
+        assert poller.state.sessions.agents["joe"].logins == 1
+
+    def test_agents_filter_sends_one_request_per_name(self, api: FakeLogio) -> None:
+        """With agents listed, each window is asked once per name with name=."""
+        poller = make_poller(api.handler, api.clock, agents=("ann", "bob"))
+        api.add(Record("ann", T0 - 10, LOGIN))
+        api.add(Record("carl", T0 - 10, LOGIN))
+        poller.poll_once()
+        assert [p["name"] for p in api.requests] == ["ann", "bob"] * 7
+        assert list(poller.state.sessions.agents) == ["ann"]
+
+
+class TestDedup:
+    @pytest.mark.parametrize("fmt", ["csv", "json"])
+    def test_overlap_counts_each_record_once(self, api: FakeLogio, fmt: str) -> None:
+        """Records re-read in the overlap are applied once, identical twins twice."""
+        poller = make_poller(api.handler, api.clock, fmt=fmt)
+        poller.poll_once()
+        for _ in range(2):
+            api.add(Record("joe", T0 + 10, LOGOUT))
+        api.add(Record("joe", T0 + 5, LOGIN))
+        for step in (30, 60, 90):
+            api.now = T0 + step
+            poller.poll_once()
+        sessions = poller.state.sessions
+        assert sessions.records_total == {"login": 1, "logout": 2}
+        assert sessions.anomalies == {"logout_without_login": 1, "login_while_logged_in": 0}
+
+    def test_late_twin_is_counted_when_it_appears(self, api: FakeLogio) -> None:
+        """A second identical record becoming visible later is new: a multiset, not a set."""
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        api.add(Record("joe", T0 + 10, LOGIN))
+        api.add(Record("joe", T0 + 10, LOGIN), visible_at=T0 + 200)
+        api.now = T0 + 30
+        poller.poll_once()
+        assert poller.state.sessions.agents["joe"].logins == 1
+        api.now = T0 + 300
+        poller.poll_once()
+        assert poller.state.sessions.agents["joe"].logins == 2
+
+    def test_record_late_within_overlap_is_not_lost(self, api: FakeLogio) -> None:
+        """A record written up to overlap in the past is still found by the next poll."""
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        api.now = T0 + 600
+        poller.poll_once()
+        api.add(Record("joe", T0 + 100, LOGIN), visible_at=T0 + 650)
+        api.now = T0 + 660
+        poller.poll_once()
+        assert poller.state.sessions.agents["joe"].logins == 1
+
+    def test_invalid_row_reread_is_counted_once(self, api: FakeLogio) -> None:
+        """A malformed row read by three overlapping polls counts as one invalid record."""
+        body = "1,joe,{},Login\n2,joe,notatime,Logout\n".format(T0 + 5)
+        poller = make_poller(lambda _: httpx.Response(200, text=body), api.clock)
+        for step in (0, 30, 60):
+            api.now = T0 + step
+            poller.poll_once()
+        assert poller.state.health.invalid_records == 1
+
+
+class TestFailures:
+    @pytest.mark.parametrize(
+        ("response", "reason"),
+        [
+            pytest.param(httpx.Response(401), "auth", id="401"),
+            pytest.param(httpx.Response(403), "auth", id="403"),
+            pytest.param(httpx.Response(500), "server", id="500"),
+            pytest.param(httpx.Response(503), "server", id="503"),
+            pytest.param(httpx.Response(400), "client", id="400"),
+            pytest.param(httpx.Response(429), "rate_limited", id="429"),
+            pytest.param(
+                httpx.Response(200, text="<html><body>Sign in</body></html>"),
+                "invalid_response",
+                id="html-page",
+            ),  # fmt: skip
+            pytest.param(
+                httpx.Response(200, text='[{"id":1,"name":"joe"'),
+                "invalid_response",
+                id="truncated-json",
+            ),  # fmt: skip
+        ],
+    )
+    def test_failure_changes_no_state(
+        self, api: FakeLogio, response: httpx.Response, reason: str
+    ) -> None:
+        """A failed poll counts its reason, reads up 0 and leaves the state as it was."""
+        answers = iter([None, response])
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            answer = next(answers, None)
+            return api.handler(request) if answer is None else answer
+
+        api.add(Record("joe", T0 - 100, LOGIN))
+        poller = make_poller(handler, api.clock, fmt="json", poll=PollConfig(lookback=3600, max_window=DAY,
+                                                                 overlap=600))  # fmt: skip
+        poller.poll_once()
+        api.now = T0 + 30
+        poller.poll_once()
+        state = poller.state
+        assert state.health.up is False
+        assert state.health.errors[reason] == 1
+        assert sum(state.health.errors.values()) == 1
+        assert state.watermark == T0
+        assert state.sessions.agents["joe"].session_start == T0 - 100
+        api.now = T0 + 60
+        poller.poll_once()
+        assert state.health.up is True
+        assert state.watermark == T0 + 60
+
+    def test_retry_after_is_honoured(self, api: FakeLogio) -> None:
+        """A 429 with Retry-After waits that long before the next poll."""
+        poller = make_poller(lambda _: httpx.Response(429, headers={"Retry-After": "120"}),
+                             api.clock)  # fmt: skip
+        assert poller.poll_once() == 120.0
+
+    def test_server_errors_back_off_exponentially(self, api: FakeLogio) -> None:
+        """Repeated 5xx double the wait, within 20% jitter, up to the cap."""
+        poller = make_poller(lambda _: httpx.Response(503), api.clock)
+        delays = [poller.poll_once() for _ in range(6)]
+        for delay, expected in zip(delays, [30, 60, 120, 240, 300, 300], strict=True):
+            assert expected * 0.8 <= delay <= expected * 1.2
+
+    def test_requests_are_counted_by_code(self, api: FakeLogio) -> None:
+        """Each request counts under its status code, or error without a response."""
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if len(api.requests) == 1:
+                api.requests.append({})
+                raise httpx.ConnectError("refused")
+            return api.handler(request)
+
+        poller = make_poller(handler, api.clock, poll=PollConfig(lookback=60))
+        for _ in range(3):
+            poller.poll_once()
+        assert dict(poller.state.health.requests) == {"200": 2, "error": 1}
+        assert poller.state.health.request_seconds.count == 3
+
+
+# A stream: per agent, a sequence of (gap seconds, action, lateness seconds).
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["ann", "bob", "c d"]),
+        st.integers(0, 400),
+        st.sampled_from([LOGIN, LOGOUT]),
+        st.integers(0, 590),
+    ),  # fmt: skip
+    max_size=60,
+)
+
+
+class TestExactlyOnce:
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        stream=events,
+        gaps=st.lists(st.integers(1, 1500), min_size=1, max_size=40),
+        max_window=st.integers(60, 3000),
+        fmt=st.sampled_from(["csv", "json"]),
+    )
+    def test_any_fetch_pattern_equals_applying_once(
+        self, stream: list[tuple[str, int, str, int]], gaps: list[int], max_window: int,
+        fmt: str,
+    ) -> None:  # fmt: skip
+        """Overlapping windows, splits and lateness up to overlap give the single-pass state."""
+        api = FakeLogio(now=T0)
+        records, ts, last_visible = [], T0 + 1, dict[str, float]()
+        for name, gap, action, late in stream:
+            ts += gap
+            record = Record(name, ts, action)
+            visible = max(ts + late, last_visible.get(name, 0))
+            last_visible[name] = visible
+            api.add(record, visible)
+            records.append(record)
+        poll = PollConfig(interval=30, overlap=600, lookback=3600, max_window=max_window)
+        poller = make_poller(api.handler, api.clock, poll=poll, fmt=fmt)
+        poller.poll_once()
+        for gap in gaps:
+            api.now += gap
+            poller.poll_once()
+        api.now = max([ts, *last_visible.values()]) + 1
+        poller.poll_once()
+
+        expected = Sessions((60.0, 3600.0))
+        expected.start_counting(T0)
+        expected.apply(sorted(records, key=lambda r: r.timestamp))
+        got = poller.state.sessions
+        assert got.records_total == expected.records_total
+        assert got.anomalies == expected.anomalies
+        assert got.durations.counts == expected.durations.counts
+        assert got.durations.sum == expected.durations.sum
+        assert {n: _agent(a) for n, a in got.agents.items()} == {
+            n: _agent(a) for n, a in expected.agents.items()
+        }
+
+
+def _agent(agent: object) -> tuple[object, ...]:
+    fields = ("session_start", "logins", "logouts", "closed_seconds", "last_login",
+              "last_logout", "last_record")  # fmt: skip
+    return tuple(getattr(agent, f) for f in fields)
