@@ -32,9 +32,10 @@ class FakeLogio:
         rows = [
             record
             for record, visible_at in self.entries
-            if frm <= record.timestamp <= to and visible_at <= self.now
+            if frm <= record.timestamp <= to
+            and visible_at <= self.now
             and (name is None or record.name == name)
-        ]  # fmt: skip
+        ]
         return sorted(rows, key=lambda record: record.timestamp)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -46,7 +47,7 @@ class FakeLogio:
                 [
                     {"id": i, "name": r.name, "timestamp": r.timestamp, "action": r.action}
                     for i, r in enumerate(rows, 1)
-                ],  # fmt: skip
+                ],
                 separators=(",", ":"),
             )
             return httpx.Response(200, text=body, headers={"Content-Type": "application/json"})

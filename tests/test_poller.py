@@ -40,8 +40,9 @@ def make_poller(
         on_request=state.observe_request,
         transport=httpx.MockTransport(handler),
     )
-    return Poller(workspace, poll, MetricsConfig(), state, client, clock=clock,
-                  rng=random.Random(1))  # fmt: skip
+    return Poller(
+        workspace, poll, MetricsConfig(), state, client, clock=clock, rng=random.Random(1)
+    )
 
 
 @pytest.fixture(name="api")
@@ -75,8 +76,11 @@ class TestWindows:
         api.add(Record("joe", T0 + DAY + 7, LOGIN))
         poller.poll_once()
         start = T0 - 600
-        assert api.windows()[7:] == [(start, start + DAY), (start + DAY, start + 2 * DAY),
-                                     (start + 2 * DAY, T0 + 2 * DAY + 5)]  # fmt: skip
+        assert api.windows()[7:] == [
+            (start, start + DAY),
+            (start + DAY, start + 2 * DAY),
+            (start + 2 * DAY, T0 + 2 * DAY + 5),
+        ]
         assert poller.state.sessions.agents["joe"].logins == 1
 
     def test_agents_filter_sends_one_request_per_name(self, api: FakeLogio) -> None:
@@ -131,7 +135,7 @@ class TestDedup:
 
     def test_invalid_row_reread_is_counted_once(self, api: FakeLogio) -> None:
         """A malformed row read by three overlapping polls counts as one invalid record."""
-        body = "1,joe,{},Login\n2,joe,notatime,Logout\n".format(T0 + 5)
+        body = f"1,joe,{T0 + 5},Login\n2,joe,notatime,Logout\n"
         poller = make_poller(lambda _: httpx.Response(200, text=body), api.clock)
         for step in (0, 30, 60):
             api.now = T0 + step
@@ -153,12 +157,12 @@ class TestFailures:
                 httpx.Response(200, text="<html><body>Sign in</body></html>"),
                 "invalid_response",
                 id="html-page",
-            ),  # fmt: skip
+            ),
             pytest.param(
                 httpx.Response(200, text='[{"id":1,"name":"joe"'),
                 "invalid_response",
                 id="truncated-json",
-            ),  # fmt: skip
+            ),
         ],
     )
     def test_failure_changes_no_state(
@@ -172,8 +176,12 @@ class TestFailures:
             return api.handler(request) if answer is None else answer
 
         api.add(Record("joe", T0 - 100, LOGIN))
-        poller = make_poller(handler, api.clock, fmt="json", poll=PollConfig(lookback=3600, max_window=DAY,
-                                                                 overlap=600))  # fmt: skip
+        poller = make_poller(
+            handler,
+            api.clock,
+            fmt="json",
+            poll=PollConfig(lookback=3600, max_window=DAY, overlap=600),
+        )
         poller.poll_once()
         api.now = T0 + 30
         poller.poll_once()
@@ -190,8 +198,9 @@ class TestFailures:
 
     def test_retry_after_is_honoured(self, api: FakeLogio) -> None:
         """A 429 with Retry-After waits that long before the next poll."""
-        poller = make_poller(lambda _: httpx.Response(429, headers={"Retry-After": "120"}),
-                             api.clock)  # fmt: skip
+        poller = make_poller(
+            lambda _: httpx.Response(429, headers={"Retry-After": "120"}), api.clock
+        )
         assert poller.poll_once() == 120.0
 
     def test_server_errors_back_off_exponentially(self, api: FakeLogio) -> None:
@@ -224,7 +233,7 @@ events = st.lists(
         st.integers(0, 400),
         st.sampled_from([LOGIN, LOGOUT]),
         st.integers(0, 590),
-    ),  # fmt: skip
+    ),
     max_size=60,
 )
 
@@ -238,9 +247,12 @@ class TestExactlyOnce:
         fmt=st.sampled_from(["csv", "json"]),
     )
     def test_any_fetch_pattern_equals_applying_once(
-        self, stream: list[tuple[str, int, str, int]], gaps: list[int], max_window: int,
+        self,
+        stream: list[tuple[str, int, str, int]],
+        gaps: list[int],
+        max_window: int,
         fmt: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Overlapping windows, splits and lateness up to overlap give the single-pass state."""
         api = FakeLogio(now=T0)
         records, ts, last_visible = [], T0 + 1, dict[str, float]()
@@ -274,6 +286,13 @@ class TestExactlyOnce:
 
 
 def _agent(agent: object) -> tuple[object, ...]:
-    fields = ("session_start", "logins", "logouts", "closed_seconds", "last_login",
-              "last_logout", "last_record")  # fmt: skip
+    fields = (
+        "session_start",
+        "logins",
+        "logouts",
+        "closed_seconds",
+        "last_login",
+        "last_logout",
+        "last_record",
+    )
     return tuple(getattr(agent, f) for f in fields)

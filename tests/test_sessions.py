@@ -43,8 +43,12 @@ class TestRules:
         live.apply([r("joe", 1010, LOGIN), r("joe", 1130, LOGOUT)])
         agent = live.agents["joe"]
         assert (agent.session_start, agent.logouts, agent.last_logout) == (None, 1, 1130)
-        assert live.durations.cumulative() == [("60.0", 0), ("300.0", 1), ("3600.0", 1),
-                                               ("+Inf", 1)]  # fmt: skip
+        assert live.durations.cumulative() == [
+            ("60.0", 0),
+            ("300.0", 1),
+            ("3600.0", 1),
+            ("+Inf", 1),
+        ]
         assert (live.durations.sum, live.durations.count) == (120.0, 1)
         assert live.logged_in_count == 0
 
@@ -66,8 +70,15 @@ class TestRules:
     def test_lookback_is_not_counted(self) -> None:
         """Records before counting starts rebuild who is logged in and count nothing."""
         sessions = Sessions(BUCKETS)
-        sessions.apply([r("a", 10, LOGIN), r("b", 20, LOGIN), r("b", 30, LOGOUT),
-                        r("c", 40, LOGOUT), r("a", 50, LOGIN)])  # fmt: skip
+        sessions.apply(
+            [
+                r("a", 10, LOGIN),
+                r("b", 20, LOGIN),
+                r("b", 30, LOGOUT),
+                r("c", 40, LOGOUT),
+                r("a", 50, LOGIN),
+            ]
+        )
         sessions.start_counting(100)
         assert sessions.logged_in_count == 1
         assert sessions.agents["a"].session_start == 10
@@ -96,8 +107,14 @@ class TestLoggedInSeconds:
 
     def test_closed_sessions_add_up(self, live: Sessions) -> None:
         """Completed sessions add their counted length."""
-        live.apply([r("joe", 1100, LOGIN), r("joe", 1200, LOGOUT), r("joe", 1300, LOGIN),
-                    r("joe", 1350, LOGOUT)])  # fmt: skip
+        live.apply(
+            [
+                r("joe", 1100, LOGIN),
+                r("joe", 1200, LOGOUT),
+                r("joe", 1300, LOGIN),
+                r("joe", 1350, LOGOUT),
+            ]
+        )
         live.advance(2000)
         assert live.logged_in_seconds(live.agents["joe"]) == 150.0
 

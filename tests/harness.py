@@ -1,0 +1,128 @@
+"""Run the real exporter as a subprocess and read its /metrics over loopback HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(path: Path, workspaces: list[dict[str, object]], **sections: object) -> Path:
+    """A config file polling fast enough for tests."""
+    config: dict[str, object] = {
+        "workspaces": workspaces,
+        "poll": {
+            "interval": "1s",
+            "timeout": "5s",
+            "overlap": "10m",
+            "lookback": "7d",
+            "max_window": "1d",
+        },
+    }
+    config.update(sections)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+class ExporterProcess:
+    """A running ``cention-logio-exporter run``; its log is in ``log_path``."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process, self.port, self.log_path = process, port, log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def scrape_text(self) -> str:
+        return self.get("/metrics").text
+
+    def scrape(self) -> Samples:
+        return parse_samples(self.scrape_text())
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        self.wait_for(lambda: self.get("/ready").status_code == 200, timeout, "/ready")
+
+    def wait_for(self, condition: object, timeout: float = 30, what: str = "condition") -> None:
+        """Poll ``condition()`` until true; fail with the exporter's log otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"exporter exited {self.process.returncode}:\n{self.log()}")
+            try:
+                if condition():  # type: ignore[operator]
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; log:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def run_exporter(
+    config: Path, *args: str, env: dict[str, str] | None = None, ready: bool = True
+) -> Iterator[ExporterProcess]:
+    """Start ``python -m exporter run`` on a free port, stop it with SIGTERM at the end."""
+    port = free_port()
+    log_path = config.with_suffix(".log")
+    command = [
+        sys.executable,
+        "-m",
+        "exporter",
+        "run",
+        f"--config.file={config}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        *args,
+    ]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+    exporter = ExporterProcess(process, port, log_path)
+    try:
+        exporter.wait_for(lambda: exporter.get("/healthz").status_code == 200, 30, "/healthz")
+        if ready:
+            exporter.wait_ready()
+        yield exporter
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
+
+
+def parse_samples(text: str) -> Samples:
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def series(samples: Samples, name: str, label: str) -> dict[str, float]:
+    """``{label value: sample value}`` of every sample of ``name``."""
+    return {dict(key)[label]: v for (n, key), v in samples.items() if n == name}
