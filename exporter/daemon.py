@@ -19,6 +19,7 @@ from prometheus_client.registry import CollectorRegistry
 from exporter.collector import LogioCollector
 from exporter.config import Config, WorkspaceConfig
 from exporter.logio import LogioClient
+from exporter.persist import StateFile
 from exporter.poller import Poller
 from exporter.state import ExporterState, WorkspaceState
 
@@ -47,6 +48,13 @@ class Exporter:
             self.registry.register(collector)
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        self.state_file = StateFile(config.state.file) if config.state.file else None
+        if self.state_file is not None:
+            buckets = config.metrics.session_duration_buckets
+            for name, workspace in self.state_file.load(buckets).items():
+                if name in {w.workspace for w in config.workspaces}:
+                    self.state.add(workspace)
+                    log.info("workspace=%s resumed from %s", name, config.state.file)
 
     def start(self) -> None:
         with self._lock:
@@ -72,9 +80,20 @@ class Exporter:
                     self._start(workspace)
 
     def stop(self, timeout: float = 3.0) -> None:
+        """Stop every poller, then write the state file one last time."""
         with self._lock:
             for name in list(self._running):
                 self._stop(name, timeout)
+        self.save()
+
+    def save(self) -> None:
+        """Write the state file, if one is configured; a failure is logged, not raised."""
+        if self.state_file is None:
+            return
+        try:
+            self.state_file.save(self.state.workspaces())
+        except OSError as exc:
+            log.error("cannot write state file %s: %s", self.state_file.path, exc)
 
     def _start(self, workspace: WorkspaceConfig) -> None:
         state = self.state.get(workspace.workspace)
@@ -90,7 +109,13 @@ class Exporter:
             on_request=state.observe_request,
         )
         poller = Poller(
-            workspace, self.config.poll, self.config.metrics, state, client, clock=self.clock
+            workspace,
+            self.config.poll,
+            self.config.metrics,
+            state,
+            client,
+            clock=self.clock,
+            on_success=self.save,
         )
         stop = threading.Event()
         thread = threading.Thread(

@@ -43,6 +43,7 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        on_success: Callable[[], None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.poll = poll
@@ -51,6 +52,7 @@ class Poller:
         self.client = client
         self.clock = clock
         self.rng = rng or random.Random()
+        self.on_success = on_success
         self.failures = 0
         self.halted = threading.Event()
 
@@ -116,6 +118,8 @@ class Poller:
         if not was_up:
             log.info("workspace=%s logio poll succeeded", self.workspace.workspace)
         self.failures = 0
+        if self.on_success is not None:
+            self.on_success()
         return self.poll.interval
 
     def _failed(self, exc: LogioError) -> float:
