@@ -17,8 +17,8 @@ demo: $(VENV)/.installed
 	$(BIN)/cention-logio-exporter demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests deploy grafana
+	$(BIN)/ruff format --check exporter tests deploy grafana
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -34,6 +34,7 @@ from exporter.daemon import Exporter
 from exporter.errors import ConfigError
 from exporter.server import ExporterServer, Reload
 from exporter.simulator import Scenario, SimulatorServer
+from exporter.webconfig import WebSecurity, load_web_security
 
 log = logging.getLogger("exporter")
 
@@ -148,6 +149,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_problems(args.config_file, exc)
         return 1
+    security = None
+    if config.web.config_file is not None:
+        try:
+            security = load_web_security(config.web.config_file)
+        except ConfigError as exc:
+            _print_problems(config.web.config_file, exc)
+            return 1
+        log.info("web config %s: %s", config.web.config_file, security.describe())
+        if security.auth is not None and security.context is None:
+            log.warning("basic_auth_users without tls_server_config: passwords go in clear text")
     redactor.update(w.token.reveal() for w in config.workspaces)
     _warn_about(config, args.config_file)
     exporter = Exporter(config)
@@ -164,10 +175,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("configuration reloaded")
         return None
 
-    return _serve(exporter, config, reload)
+    return _serve(exporter, config, reload, security)
 
 
-def _serve(exporter: Exporter, config: Config, reload: Reload | None) -> int:
+def _serve(
+    exporter: Exporter,
+    config: Config,
+    reload: Reload | None,
+    security: WebSecurity | None = None,
+) -> int:
     try:
         server = ExporterServer(
             config.web.listen_address,
@@ -175,6 +191,7 @@ def _serve(exporter: Exporter, config: Config, reload: Reload | None) -> int:
             telemetry_path=config.web.telemetry_path,
             not_ready=exporter.state.not_ready,
             reload=reload,
+            security=security,
         )
     except OSError as exc:
         log.error("cannot listen on %s: %s", config.web.listen_address, exc.strerror)

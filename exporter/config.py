@@ -10,6 +10,7 @@ so an operator fixes the file in one pass::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -118,7 +119,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"must not be negative, got {value!r}")
-        return float(value)
+        if math.isfinite(value):
+            return float(value)
     if isinstance(value, str):
         text = value.strip()
         if re.fullmatch(r"\d+(\.\d+)?", text):
@@ -151,14 +153,22 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+        raise ConfigError([f"{path}: not valid YAML: {_yaml_problem(exc)}"]) from None
     return parse_config(data, os.environ if environ is None else environ, path.parent)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What and where, without PyYAML's quote of the line, which may hold a token."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "syntax error"
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Config:
     """Validate plain data (as loaded from YAML) into a ``Config``."""
     problems: list[str] = []
     data = _expand(data, "", environ, problems)
+    unset = {problem.partition(":")[0] for problem in problems}
     root = _section(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
     poll = _poll(_section(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
     workspaces = _workspaces(root.get("workspaces"), base_dir, problems)
@@ -175,6 +185,8 @@ def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Co
         _section(root.get("metrics"), "metrics.", _fields(MetricsConfig), problems), problems
     )
     web = _web(_section(root.get("web"), "web.", _fields(WebConfig), problems), problems)
+    # A key whose ${VAR} is unset already has its problem; what follows from "" is noise.
+    problems = [p for p in problems if p.partition(":")[0] not in unset or "environment" in p]
     if problems:
         raise ConfigError(problems)
     return Config(workspaces=workspaces, poll=poll, state=state, metrics=metrics, web=web)
@@ -365,11 +377,10 @@ def _workspace(
 ) -> WorkspaceConfig | None:
     before = len(problems)
     name = _get(section, prefix + "workspace", _workspace_name, "", problems)
-    if "workspace" not in section:
-        problems.append(f"{prefix}workspace: required")
     api_url = _get(section, prefix + "api_url", _url, "", problems)
-    if "api_url" not in section:
-        problems.append(f"{prefix}api_url: required")
+    for key in ("workspace", "api_url"):
+        if section.get(key) is None:
+            problems.append(f"{prefix}{key}: required")
     token = _token(section, prefix, base_dir, problems)
     fmt: Literal["csv", "json"] = _get(section, prefix + "format", _format, "csv", problems)
     agents: tuple[str, ...] = _get(section, prefix + "agents", _agents, (), problems)
@@ -398,9 +409,9 @@ def _token(
 ) -> Secret | None:
     """The token from ``token`` or ``token_file``; messages never quote its value."""
     inline, path = section.get("token"), section.get("token_file")
-    if inline and path:
+    if inline is not None and path:
         problems.append(f"{prefix}token: give token or token_file, not both")
-    elif inline:
+    elif inline is not None:
         if isinstance(inline, str) and inline.strip():
             return Secret(inline.strip())
         problems.append(f"{prefix}token: must be a non-empty string")
@@ -425,7 +436,7 @@ def _token_file(path: str, prefix: str, problems: list[str]) -> Secret | None:
 
 def _workspace_name(value: object) -> str:
     name = _string(value)
-    if not _WORKSPACE.fullmatch(name):
+    if not _WORKSPACE.fullmatch(name) or name in (".", ".."):
         raise ValueError(f"must be a URL path segment (letters, digits, . _ ~ -), got {name!r}")
     return name
 
@@ -435,6 +446,10 @@ def _url(value: object) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http(s) URL such as https://apid.cention.com, got {url!r}")
+    try:
+        parts.port  # noqa: B018  # raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"port of {url!r} must be a number from 0 to 65535") from None
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("must not hold a query, a fragment or credentials")
     return url

@@ -86,6 +86,10 @@ class LogioClient:
             raise NetworkError(f"connection broken: {_describe(exc)}") from None
         except httpx.TransportError as exc:
             raise NetworkError(f"cannot reach the API: {_describe(exc)}") from None
+        except httpx.DecodingError as exc:
+            raise InvalidResponseError(f"body cannot be decoded: {_describe(exc)}") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # anything else httpx can raise
+            raise ClientError(f"request failed: {_describe(exc)}") from None
         finally:
             self.on_request(code, time.monotonic() - started)
 
@@ -140,7 +144,7 @@ def _retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: Exception) -> str:
     """The error's class and text, which httpx builds without request headers."""
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 

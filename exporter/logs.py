@@ -78,7 +78,7 @@ def _fields(record: logging.LogRecord) -> dict[str, str]:
 
 
 def _logfmt_value(value: str) -> str:
-    if value and not any(c in value for c in ' "=\n\\'):
+    if value and value.isprintable() and not any(c in value for c in ' "=\\'):
         return value
     return json.dumps(value, ensure_ascii=False)
 

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from itertools import chain
 from operator import attrgetter
+from typing import Protocol
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
 from exporter.errors import LogioError, RateLimitedError
-from exporter.logio import LogioClient
 from exporter.records import Parsed, parse
 from exporter.state import WorkspaceState
 from exporter.window import plan_windows
@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 
 _by_timestamp = attrgetter("timestamp")
 MAX_RETRY_AFTER = 3600.0
+
+
+class Fetcher(Protocol):
+    """What the poller needs of a client: ``LogioClient``, or a fake in tests."""
+
+    def fetch(self, frm: int, to: int, name: str | None = None) -> bytes: ...
 
 
 class Poller:
@@ -39,7 +45,7 @@ class Poller:
         poll: PollConfig,
         metrics: MetricsConfig,
         state: WorkspaceState,
-        client: LogioClient,
+        client: Fetcher,
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -54,6 +60,7 @@ class Poller:
         self.rng = rng or random.Random()
         self.on_success = on_success
         self.failures = 0
+        self.next_forget = 0.0
         self.halted = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
@@ -108,7 +115,7 @@ class Poller:
         with state.lock:
             if not state.sessions.counting and state.watermark is not None:
                 state.sessions.start_counting(state.watermark)
-            forgotten = state.sessions.forget(now - self.metrics.forget_agent_after)
+            forgotten = self._forget(now)
             was_up = state.health.up
             state.health.up = state.health.ready = True
             state.health.reason = "ok"
@@ -121,6 +128,14 @@ class Poller:
         if self.on_success is not None:
             self.on_success()
         return self.poll.interval
+
+    def _forget(self, now: float) -> list[str]:
+        """Drop idle agents; a scan of every agent, so at most once per tenth of the limit."""
+        if now < self.next_forget:
+            return []
+        limit = self.metrics.forget_agent_after
+        self.next_forget = now + min(limit / 10, 3600.0)
+        return self.state.sessions.forget(now - limit)
 
     def _failed(self, exc: LogioError) -> float:
         state = self.state

@@ -131,5 +131,5 @@ def _decode(body: bytes) -> str:
 
 
 def _looks_like_html(body: bytes) -> bool:
-    head = body[:512].lstrip().lower()
+    head = body[:512].removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     return head.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<?xml"))
