@@ -10,29 +10,34 @@ so an operator fixes the file in one pass::
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
 
 from exporter.errors import ConfigError
+from exporter.validate import (
+    at_least,
+    boolean,
+    expand_env,
+    get,
+    mapping,
+    parse_duration,
+    positive_int,
+    string,
+    yaml_problem,
+)
 
 DEFAULT_CONFIG_FILE = "./config.yaml"
 DEFAULT_LISTEN_ADDRESS = ":9863"
 DEFAULT_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0)
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WORKSPACE = re.compile(r"[A-Za-z0-9._~-]+")
-
-T = TypeVar("T")
 
 
 class Secret:
@@ -112,31 +117,6 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
 
 
-def parse_duration(value: object) -> float:
-    """``"500ms"``, ``"30s"``, ``"1h30m"``, ``"7d"`` or a plain number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 30s, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"must not be negative, got {value!r}")
-        if math.isfinite(value):
-            return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            return float(text)
-        if text and _DURATION.sub("", text) == "":
-            return sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
-    raise ValueError(f"expected a duration like 500ms, 30s, 5m, 7d, got {value!r}")
-
-
-def format_duration(seconds: float) -> str:
-    for unit in ("w", "d", "h", "m", "s"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{seconds / _UNITS[unit]:g}{unit}"
-    return f"{seconds * 1000:g}ms"
-
-
 def parse_listen_address(value: str) -> tuple[str, int]:
     """``":9863"`` -> ``("", 9863)`` (all interfaces); ``"[::1]:9863"`` -> ``("::1", 9863)``."""
     host, sep, port = value.rpartition(":")
@@ -153,38 +133,31 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {_yaml_problem(exc)}"]) from None
+        raise ConfigError([f"{path}: not valid YAML: {yaml_problem(exc)}"]) from None
     return parse_config(data, os.environ if environ is None else environ, path.parent)
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """What and where, without PyYAML's quote of the line, which may hold a token."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "syntax error"
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Config:
     """Validate plain data (as loaded from YAML) into a ``Config``."""
     problems: list[str] = []
-    data = _expand(data, "", environ, problems)
+    data = expand_env(data, "", environ, problems)
     unset = {problem.partition(":")[0] for problem in problems}
-    root = _section(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
-    poll = _poll(_section(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
+    root = mapping(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
+    poll = _poll(mapping(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
     workspaces = _workspaces(root.get("workspaces"), base_dir, problems)
     state = StateConfig(
-        file=_get(
-            _section(root.get("state"), "state.", ("file",), problems),
+        file=get(
+            mapping(root.get("state"), "state.", ("file",), problems),
             "state.file",
-            _string,
+            string,
             None,
             problems,
         )
     )
     metrics = _metrics(
-        _section(root.get("metrics"), "metrics.", _fields(MetricsConfig), problems), problems
+        mapping(root.get("metrics"), "metrics.", _fields(MetricsConfig), problems), problems
     )
-    web = _web(_section(root.get("web"), "web.", _fields(WebConfig), problems), problems)
+    web = _web(mapping(root.get("web"), "web.", _fields(WebConfig), problems), problems)
     # A key whose ${VAR} is unset already has its problem; what follows from "" is noise.
     problems = [p for p in problems if p.partition(":")[0] not in unset or "environment" in p]
     if problems:
@@ -196,93 +169,16 @@ def _fields(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
-def _expand(value: object, key: str, environ: Mapping[str, str], problems: list[str]) -> object:
-    """Replace ``${VAR}`` in every string with the environment's value."""
-    if isinstance(value, dict):
-        return {k: _expand(v, f"{key}{k}.", environ, problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, f"{key[:-1]}[{i}].", environ, problems) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(1) not in environ:
-            problems.append(f"{key[:-1]}: environment variable {match.group(1)} is not set")
-            return ""
-        return environ[match.group(1)]
-
-    return _ENV_VAR.sub(substitute, value)
-
-
-def _section(
-    value: object, prefix: str, allowed: tuple[str, ...], problems: list[str]
-) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.append(f"{prefix[:-1] or 'config'}: must be a mapping of keys")
-        return {}
-    for key in value:
-        if key not in allowed:
-            problems.append(f"{prefix}{key}: unknown key (known: {', '.join(allowed)})")
-    return value
-
-
-def _get(
-    section: Mapping[str, Any],
-    key: str,
-    convert: Callable[[Any], T],
-    default: T,
-    problems: list[str],
-) -> T:
-    name = key.rpartition(".")[2]
-    if section.get(name) is None:
-        return default
-    try:
-        return convert(section[name])
-    except ValueError as exc:
-        problems.append(f"{key}: {exc}")
-        return default
-
-
-def _string(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _boolean(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _at_least(minimum: float) -> Callable[[object], float]:
-    def convert(value: object) -> float:
-        seconds = parse_duration(value)
-        if seconds < minimum:
-            raise ValueError(f"must be at least {format_duration(minimum)}, got {value!r}")
-        return seconds
-
-    return convert
-
-
-def _positive_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"expected a positive whole number, got {value!r}")
-    return value
-
-
 def _poll(section: Mapping[str, Any], problems: list[str]) -> PollConfig:
     d = PollConfig()
     poll = PollConfig(
-        interval=_get(section, "poll.interval", _at_least(1.0), d.interval, problems),
-        timeout=_get(section, "poll.timeout", _at_least(0.001), d.timeout, problems),
-        overlap=_get(section, "poll.overlap", _at_least(0.0), d.overlap, problems),
-        lookback=_get(section, "poll.lookback", _at_least(1.0), d.lookback, problems),
-        max_window=_get(section, "poll.max_window", _at_least(1.0), d.max_window, problems),
-        max_response_bytes=_get(
-            section, "poll.max_response_bytes", _positive_int, d.max_response_bytes, problems
+        interval=get(section, "poll.interval", at_least(1.0), d.interval, problems),
+        timeout=get(section, "poll.timeout", at_least(0.001), d.timeout, problems),
+        overlap=get(section, "poll.overlap", at_least(0.0), d.overlap, problems),
+        lookback=get(section, "poll.lookback", at_least(1.0), d.lookback, problems),
+        max_window=get(section, "poll.max_window", at_least(1.0), d.max_window, problems),
+        max_response_bytes=get(
+            section, "poll.max_response_bytes", positive_int, d.max_response_bytes, problems
         ),
     )
     if poll.lookback < poll.overlap:
@@ -293,11 +189,11 @@ def _poll(section: Mapping[str, Any], problems: list[str]) -> PollConfig:
 def _metrics(section: Mapping[str, Any], problems: list[str]) -> MetricsConfig:
     d = MetricsConfig()
     return MetricsConfig(
-        per_agent=_get(section, "metrics.per_agent", _boolean, d.per_agent, problems),
-        forget_agent_after=_get(
-            section, "metrics.forget_agent_after", _at_least(1.0), d.forget_agent_after, problems
+        per_agent=get(section, "metrics.per_agent", boolean, d.per_agent, problems),
+        forget_agent_after=get(
+            section, "metrics.forget_agent_after", at_least(1.0), d.forget_agent_after, problems
         ),
-        session_duration_buckets=_get(
+        session_duration_buckets=get(
             section,
             "metrics.session_duration_buckets",
             _buckets,
@@ -321,20 +217,20 @@ def _buckets(value: object) -> tuple[float, ...]:
 
 def _web(section: Mapping[str, Any], problems: list[str]) -> WebConfig:
     d = WebConfig()
-    address = _get(section, "web.listen_address", _address, d.listen_address, problems)
-    path = _get(section, "web.telemetry_path", _telemetry_path, d.telemetry_path, problems)
-    config_file = _get(section, "web.config_file", _string, None, problems)
+    address = get(section, "web.listen_address", _address, d.listen_address, problems)
+    path = get(section, "web.telemetry_path", _telemetry_path, d.telemetry_path, problems)
+    config_file = get(section, "web.config_file", string, None, problems)
     return WebConfig(listen_address=address, telemetry_path=path, config_file=config_file)
 
 
 def _address(value: object) -> str:
-    address = _string(value)
+    address = string(value)
     parse_listen_address(address)
     return address
 
 
 def _telemetry_path(value: object) -> str:
-    path = _string(value)
+    path = string(value)
     if not path.startswith("/") or path in ("/", "/healthz", "/ready"):
         raise ValueError(f"must start with / and not be /, /healthz or /ready, got {path!r}")
     return path
@@ -360,7 +256,7 @@ def _workspaces(value: object, base_dir: Path, problems: list[str]) -> tuple[Wor
     for i, item in enumerate(value):
         prefix = f"workspaces[{i}]."
         before = len(problems)
-        section = _section(item, prefix, _WORKSPACE_KEYS, problems)
+        section = mapping(item, prefix, _WORKSPACE_KEYS, problems)
         if not section and before == len(problems):
             problems.append(f"workspaces[{i}]: must be a mapping of keys")
         workspace = _workspace(section, prefix, base_dir, problems)
@@ -376,20 +272,20 @@ def _workspace(
     section: Mapping[str, Any], prefix: str, base_dir: Path, problems: list[str]
 ) -> WorkspaceConfig | None:
     before = len(problems)
-    name = _get(section, prefix + "workspace", _workspace_name, "", problems)
-    api_url = _get(section, prefix + "api_url", _url, "", problems)
+    name = get(section, prefix + "workspace", _workspace_name, "", problems)
+    api_url = get(section, prefix + "api_url", _url, "", problems)
     for key in ("workspace", "api_url"):
         if section.get(key) is None:
             problems.append(f"{prefix}{key}: required")
     token = _token(section, prefix, base_dir, problems)
-    fmt: Literal["csv", "json"] = _get(section, prefix + "format", _format, "csv", problems)
-    agents: tuple[str, ...] = _get(section, prefix + "agents", _agents, (), problems)
-    ca_file = _get(section, prefix + "ca_file", _string, None, problems)
+    fmt: Literal["csv", "json"] = get(section, prefix + "format", _format, "csv", problems)
+    agents: tuple[str, ...] = get(section, prefix + "agents", _agents, (), problems)
+    ca_file = get(section, prefix + "ca_file", string, None, problems)
     if ca_file is not None:
         ca_file = str(base_dir / ca_file)
         if not Path(ca_file).is_file():
             problems.append(f"{prefix}ca_file: no such file {ca_file}")
-    insecure = _get(section, prefix + "insecure_skip_verify", _boolean, False, problems)
+    insecure = get(section, prefix + "insecure_skip_verify", boolean, False, problems)
     if len(problems) > before or token is None:
         return None
     return WorkspaceConfig(
@@ -435,14 +331,14 @@ def _token_file(path: str, prefix: str, problems: list[str]) -> Secret | None:
 
 
 def _workspace_name(value: object) -> str:
-    name = _string(value)
+    name = string(value)
     if not _WORKSPACE.fullmatch(name) or name in (".", ".."):
         raise ValueError(f"must be a URL path segment (letters, digits, . _ ~ -), got {name!r}")
     return name
 
 
 def _url(value: object) -> str:
-    url = _string(value).rstrip("/")
+    url = string(value).rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http(s) URL such as https://apid.cention.com, got {url!r}")

@@ -39,8 +39,9 @@ from typing import Any
 import bcrypt
 import yaml
 
-from exporter.config import Secret, _boolean, _get, _section, _string
+from exporter.config import Secret
 from exporter.errors import ConfigError
+from exporter.validate import boolean, get, mapping, string
 
 CLIENT_AUTH_TYPES = {
     "NoClientCert": ssl.CERT_NONE,
@@ -112,7 +113,7 @@ def parse_web_config(data: object, base_dir: Path) -> WebSecurityConfig:
         tls_server_config=_tls(root.get("tls_server_config"), base_dir, problems),
         http_server_config=_http(root.get("http_server_config"), problems),
         basic_auth_users=_users(root.get("basic_auth_users"), problems),
-        auth_excluded_paths=_get(root, "auth_excluded_paths", _paths, (), problems),
+        auth_excluded_paths=get(root, "auth_excluded_paths", _paths, (), problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -126,12 +127,12 @@ def _known(
     unsupported: frozenset[str],
     problems: list[str],
 ) -> Any:
-    """``_section``, naming the toolkit's keys that this server cannot honour as such."""
+    """``section``, naming the toolkit's keys that this server cannot honour as such."""
     if isinstance(value, dict):
         for key in sorted(unsupported & value.keys()):
             problems.append(f"{prefix}{key}: not supported by this exporter; remove it")
         value = {k: v for k, v in value.items() if k not in unsupported}
-    return _section(value, prefix, allowed, problems)
+    return mapping(value, prefix, allowed, problems)
 
 
 def _tls(value: object, base_dir: Path, problems: list[str]) -> TLSServerConfig | None:
@@ -141,23 +142,23 @@ def _tls(value: object, base_dir: Path, problems: list[str]) -> TLSServerConfig 
     if not section:
         return None
     cert, key, client_ca = (_file(section, p, k, base_dir, problems) for k in _FILES)
-    auth = _get(section, p + "client_auth_type", _choice(CLIENT_AUTH_TYPES), _NONE, problems)
+    auth = get(section, p + "client_auth_type", _choice(CLIENT_AUTH_TYPES), _NONE, problems)
     if client_ca is None and CLIENT_AUTH_TYPES[auth] != ssl.CERT_NONE:
         problems.append(f"{p}client_ca_file: required with client_auth_type {auth}")
     if client_ca is not None and section.get("client_auth_type", _NONE) == _NONE:
         problems.append(f"{p}client_auth_type: {_NONE} ignores client_ca_file; choose a policy")
-    low = _get(section, p + "min_version", _choice(TLS_VERSIONS), "TLS12", problems)
-    high = _get(section, p + "max_version", _choice(TLS_VERSIONS), "TLS13", problems)
+    low = get(section, p + "min_version", _choice(TLS_VERSIONS), "TLS12", problems)
+    high = get(section, p + "max_version", _choice(TLS_VERSIONS), "TLS13", problems)
     if TLS_VERSIONS[low] > TLS_VERSIONS[high]:
         problems.append(f"{p}min_version: {low} is above max_version {high}")
-    prefer = _get(section, p + "prefer_server_cipher_suites", _boolean, True, problems)
+    prefer = get(section, p + "prefer_server_cipher_suites", boolean, True, problems)
     return TLSServerConfig(cert or "", key or "", client_ca, auth, low, high, prefer)
 
 
 def _file(
     section: Mapping[str, Any], prefix: str, key: str, base_dir: Path, problems: list[str]
 ) -> str | None:
-    name = _get(section, prefix + key, _string, None, problems)
+    name = get(section, prefix + key, string, None, problems)
     if key not in section and key != "client_ca_file":
         problems.append(f"{prefix}{key}: required")
     return None if name is None else str(base_dir / name)
@@ -165,8 +166,8 @@ def _file(
 
 def _http(value: object, problems: list[str]) -> HTTPServerConfig:
     p = "http_server_config."
-    section = _section(value, p, ("http2", "headers"), problems)
-    headers = _section(section.get("headers"), p + "headers.", tuple(HEADERS), problems)
+    section = mapping(value, p, ("http2", "headers"), problems)
+    headers = mapping(section.get("headers"), p + "headers.", tuple(HEADERS), problems)
     pairs = []
     for name, allowed in HEADERS.items():
         text = headers.get(name)
@@ -177,7 +178,7 @@ def _http(value: object, problems: list[str]) -> HTTPServerConfig:
             problems.append(f"{p}headers.{name}: expected {expected}, got {text!r}")
         elif text:
             pairs.append((name, text))
-    return HTTPServerConfig(_get(section, p + "http2", _boolean, True, problems), tuple(pairs))
+    return HTTPServerConfig(get(section, p + "http2", boolean, True, problems), tuple(pairs))
 
 
 def _users(value: object, problems: list[str]) -> tuple[tuple[str, Secret], ...]:
