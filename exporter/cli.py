@@ -15,11 +15,12 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
-from exporter import __version__, logs
+from exporter import __version__, backfill, logs, query
 from exporter.config import (
     DEFAULT_CONFIG_FILE,
     Config,
@@ -31,12 +32,13 @@ from exporter.config import (
     parse_listen_address,
 )
 from exporter.daemon import Exporter
-from exporter.errors import ConfigError
+from exporter.errors import ConfigError, ExporterError
 from exporter.server import ExporterServer, Reload
-from exporter.simulator import Scenario, SimulatorServer
+from exporter.simulator import FaultSchedule, Scenario, SimulatorServer, parse_faults
 from exporter.webconfig import WebSecurity, load_web_security
 
 log = logging.getLogger("exporter")
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -66,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="serve a fake logio API")
     simulate.add_argument("--listen-address", default="127.0.0.1:8080", metavar="HOST:PORT")
+    simulate.add_argument(
+        "--faults",
+        type=_fault_spec,
+        default="",
+        metavar="SPEC",
+        help="KIND[:SECONDS]@OFFSET+DURATION,... from the start, e.g. 503@60+30,hang:20@120+60",
+    )
     _simulator_flags(simulate)
     _log_flags(simulate)
     simulate.set_defaults(func=cmd_simulate)
@@ -81,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     _simulator_flags(demo, agents=200)
     _log_flags(demo)
     demo.set_defaults(func=cmd_demo)
+    _backfill_parser(commands)
+    _query_parser(commands)
     return parser
 
 
@@ -252,12 +263,23 @@ def _readable_by_others(path: str) -> bool:
         return False
 
 
+def _fault_spec(spec: str) -> str:
+    """Check ``--faults`` while parsing; its offsets count from the simulator's start."""
+    try:
+        parse_faults(spec, origin=0)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return spec
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     logs.setup(args.log_level, args.log_format)
     host, port = parse_listen_address(args.listen_address)
-    scenario = Scenario(agents=args.agents, seed=args.seed, start=int(time.time()))
+    start = time.time()
+    scenario = Scenario(agents=args.agents, seed=args.seed, start=int(start))
+    faults = FaultSchedule(parse_faults(args.faults, origin=start))
     with SimulatorServer(
-        scenario, token=args.token, workspace=args.workspace, host=host, port=port
+        scenario, token=args.token, workspace=args.workspace, host=host, port=port, faults=faults
     ) as simulator:
         print(
             f"logio simulator: {simulator.url}/s/{args.workspace}/capi/custom/logio "
@@ -300,3 +322,130 @@ def demo_config(api_url: str, workspace: str, token: str, listen_address: str) -
         poll=PollConfig(interval=5.0, lookback=86400.0),
         web=WebConfig(listen_address=listen_address),
     )
+
+
+def _backfill_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cmd = commands.add_parser("backfill", help="write past metrics as OpenMetrics for promtool")
+    _config_flag(cmd)
+    times = "YYYY-MM-DD (UTC midnight), an RFC 3339 time or unix seconds"
+    cmd.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        type=_flag(backfill.parse_time),
+        metavar="TIME",
+        help=times,
+    )
+    cmd.add_argument(
+        "--to",
+        dest="stop",
+        required=True,
+        type=_flag(backfill.parse_time),
+        metavar="TIME",
+        help=f"{times}; at most the live exporter's first scrape",
+    )
+    cmd.add_argument(
+        "--step",
+        type=_flag(backfill.parse_step),
+        default=60,
+        metavar="DURATION",
+        help="time between samples (default: 1m)",
+    )
+    _workspace_flag(cmd)
+    cmd.add_argument(
+        "--label",
+        dest="labels",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_flag(backfill.parse_label),
+        help="add this label to every series, e.g. job=cention-logio; repeatable",
+    )
+    cmd.add_argument(
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="the OpenMetrics file to write; - for standard output",
+    )
+    _log_flags(cmd)
+    cmd.set_defaults(func=cmd_backfill)
+
+
+def _query_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cmd = commands.add_parser("query", help="print who is logged in now, then exit")
+    _config_flag(cmd)
+    _workspace_flag(cmd)
+    cmd.add_argument("--output", default="table", choices=["table", "json"])
+    cmd.set_defaults(func=cmd_query)
+
+
+def _workspace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        dest="workspaces",
+        action="append",
+        metavar="NAME",
+        help="only this workspace; repeatable (default: every one)",
+    )
+
+
+def _flag(convert: Callable[[str], T]) -> Callable[[str], T]:
+    """``convert`` for argparse: its ``ValueError`` becomes a usage error naming the flag."""
+
+    def checked(text: str) -> T:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return checked
+
+
+def _load_for(args: argparse.Namespace, redactor: logs.Redactor) -> Config | None:
+    """The config file, its tokens known to ``redactor``; None once its problems are printed."""
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as exc:
+        _print_problems(args.config_file, exc)
+        return None
+    redactor.update(w.token.reveal() for w in config.workspaces)
+    return config
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    redactor = logs.setup(args.log_level, args.log_format)
+    config = _load_for(args, redactor)
+    if config is None:
+        return 1
+    _warn_about(config, args.config_file)
+    try:
+        workspaces = backfill.select(config, args.workspaces)
+        grid = backfill.Grid.between(args.start, args.stop, args.step, time.time())
+    except ValueError as exc:
+        print(f"cention-logio-exporter backfill: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        backfill.run(config, workspaces, grid, args.output, dict(args.labels))
+    except (ExporterError, OSError) as exc:
+        log.error("backfill failed: %s", exc)
+        return 1
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    redactor = logs.setup("warn")
+    config = _load_for(args, redactor)
+    if config is None:
+        return 1
+    try:
+        workspaces = backfill.select(config, args.workspaces)
+    except ValueError as exc:
+        print(f"cention-logio-exporter query: error: {exc}", file=sys.stderr)
+        return 2
+    rows, failures = query.query(config, workspaces, int(time.time()))
+    if len(failures) < len(workspaces):
+        render = query.render_json if args.output == "json" else query.render_table
+        sys.stdout.write(render(rows))
+    for failure in failures:
+        print(redactor.scrub(failure), file=sys.stderr)
+    return 1 if failures else 0
