@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
-from exporter import __version__, backfill, logs, query
+from exporter import __version__, backfill, history, logs, query
 from exporter.config import (
     DEFAULT_CONFIG_FILE,
     Config,
@@ -33,6 +33,7 @@ from exporter.config import (
 )
 from exporter.daemon import Exporter
 from exporter.errors import ConfigError, ExporterError
+from exporter.openmetrics import Grid
 from exporter.server import ExporterServer, Reload
 from exporter.simulator import FaultSchedule, Scenario, SimulatorServer, parse_faults
 from exporter.webconfig import WebSecurity, load_web_security
@@ -419,8 +420,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 1
     _warn_about(config, args.config_file)
     try:
-        workspaces = backfill.select(config, args.workspaces)
-        grid = backfill.Grid.between(args.start, args.stop, args.step, time.time())
+        workspaces = history.select(config, args.workspaces)
+        grid = Grid.between(args.start, args.stop, args.step, time.time())
     except ValueError as exc:
         print(f"cention-logio-exporter backfill: error: {exc}", file=sys.stderr)
         return 2
@@ -438,7 +439,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     try:
-        workspaces = backfill.select(config, args.workspaces)
+        workspaces = history.select(config, args.workspaces)
     except ValueError as exc:
         print(f"cention-logio-exporter query: error: {exc}", file=sys.stderr)
         return 2

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from exporter.backfill import LogioReader
 from exporter.config import Config, WorkspaceConfig
 from exporter.errors import LogioError
+from exporter.history import LogioReader
 from exporter.logio import LogioClient
 from exporter.poller import Fetcher
 from exporter.sessions import Sessions

@@ -28,21 +28,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from exporter.backfill import (
-    AGENT_COLUMNS,
-    Grid,
-    History,
-    LogioReader,
-    Patient,
-    Replay,
-    exposition,
-    parse_label,
-    parse_step,
-    parse_time,
-)
+from exporter.backfill import Replay, parse_label, parse_step, parse_time
 from exporter.collector import LogioCollector
 from exporter.config import Secret, WorkspaceConfig
 from exporter.errors import AuthError, ServerError
+from exporter.history import LogioReader, Patient
+from exporter.openmetrics import AGENT_COLUMNS, Grid, History, exposition
 from exporter.records import LOGIN, LOGOUT, Record
 from exporter.sessions import Sessions
 from exporter.simulator import Scenario, SimulatorServer, render_csv
