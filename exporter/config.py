@@ -22,6 +22,7 @@ import yaml
 
 from exporter.errors import ConfigError
 from exporter.validate import (
+    ENV_VAR,
     at_least,
     boolean,
     expand_env,
@@ -140,11 +141,12 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
 def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Config:
     """Validate plain data (as loaded from YAML) into a ``Config``."""
     problems: list[str] = []
+    from_env = _tokens_from_env(data)
     data = expand_env(data, "", environ, problems)
     unset = {problem.partition(":")[0] for problem in problems}
     root = mapping(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
     poll = _poll(mapping(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
-    workspaces = _workspaces(root.get("workspaces"), base_dir, problems)
+    workspaces = _workspaces(root.get("workspaces"), base_dir, problems, from_env)
     state = StateConfig(
         file=get(
             mapping(root.get("state"), "state.", ("file",), problems),
@@ -248,7 +250,21 @@ _WORKSPACE_KEYS = (
 )
 
 
-def _workspaces(value: object, base_dir: Path, problems: list[str]) -> tuple[WorkspaceConfig, ...]:
+def _tokens_from_env(data: object) -> set[int]:
+    """Indexes of workspaces whose ``token`` is only a ``${VAR}``: no secret in the file."""
+    workspaces = data.get("workspaces") if isinstance(data, dict) else None
+    if not isinstance(workspaces, list):
+        return set()
+    return {
+        i
+        for i, item in enumerate(workspaces)
+        if isinstance(item, dict) and ENV_VAR.fullmatch(str(item.get("token", "")).strip())
+    }
+
+
+def _workspaces(
+    value: object, base_dir: Path, problems: list[str], from_env: set[int]
+) -> tuple[WorkspaceConfig, ...]:
     if not isinstance(value, list) or not value:
         problems.append("workspaces: at least one workspace is required")
         return ()
@@ -261,7 +277,8 @@ def _workspaces(value: object, base_dir: Path, problems: list[str]) -> tuple[Wor
             problems.append(f"workspaces[{i}]: must be a mapping of keys")
         workspace = _workspace(section, prefix, base_dir, problems)
         if workspace is not None:
-            workspaces.append(workspace)
+            inline = workspace.token_inline and i not in from_env
+            workspaces.append(dataclasses.replace(workspace, token_inline=inline))
     names = [w.workspace for w in workspaces]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"workspaces: workspace {name!r} is listed more than once")
@@ -296,7 +313,7 @@ def _workspace(
         agents=agents,
         ca_file=ca_file,
         insecure_skip_verify=insecure,
-        token_inline="token" in section,
+        token_inline="token" in section,  # _workspaces clears it for a bare ${VAR}
     )
 
 

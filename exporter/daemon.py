@@ -92,8 +92,8 @@ class Exporter:
             return
         try:
             self.state_file.save(self.state.workspaces())
-        except OSError as exc:
-            log.error("cannot write state file %s: %s", self.state_file.path, exc)
+        except Exception:  # a boundary: one save failing must not stop the poll loop
+            log.exception("cannot write state file %s", self.state_file.path)
 
     def _start(self, workspace: WorkspaceConfig) -> None:
         state = self.state.get(workspace.workspace)

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def parse_duration(value: object) -> float:
@@ -68,7 +68,7 @@ def expand_env(value: object, key: str, environ: Mapping[str, str], problems: li
             return ""
         return environ[match.group(1)]
 
-    return _ENV_VAR.sub(substitute, value)
+    return ENV_VAR.sub(substitute, value)
 
 
 def mapping(

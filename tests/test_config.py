@@ -89,7 +89,7 @@ class TestLoadConfig:
                     agents=(),
                     ca_file=None,
                     insecure_skip_verify=False,
-                    token_inline=True,
+                    token_inline=False,
                 ),
             ),
             poll=PollConfig(
@@ -425,6 +425,21 @@ class TestEnvironment:
             token_inline=True,
         )
         assert config.poll.interval == 45.0
+
+    @pytest.mark.parametrize(
+        ("token", "inline"),
+        [
+            pytest.param("${TOKEN}", False, id="variable-only"),
+            pytest.param(" ${TOKEN} ", False, id="variable-padded"),
+            pytest.param("tok-${SUFFIX}", True, id="partly-literal"),
+            pytest.param("literal-token", True, id="literal"),
+        ],
+    )
+    def test_inline_means_a_secret_in_the_file(self, token: str, inline: bool) -> None:
+        """Only a token written into the file counts as inline, for the permissions warning."""
+        data = {"workspaces": [{"workspace": "w", "api_url": API, "token": token}]}
+        config = parse(data, {"TOKEN": "t", "SUFFIX": "s"})
+        assert config.workspaces[0].token_inline is inline
 
     def test_not_recursive(self) -> None:
         """A value that itself looks like ${VAR} is taken literally."""

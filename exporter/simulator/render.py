@@ -56,8 +56,8 @@ class _Quoted(dict[str, str]):
 def _csv_field(value: str) -> str:
     """``value`` as the csv module writes it: quoted only when it has to be."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow([value])
-    return out.getvalue()
+    csv.writer(out, lineterminator="\n").writerow([value])  # a name with \n must be quoted
+    return out.getvalue()[:-1]
 
 
 def _json_string(value: str) -> str:
