@@ -17,8 +17,8 @@ demo: $(VENV)/.installed
 	$(BIN)/cention-logio-exporter demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check exporter tests deploy grafana
-	$(BIN)/ruff format --check exporter tests deploy grafana
+	$(BIN)/ruff check exporter tests deploy grafana benchmarks
+	$(BIN)/ruff format --check exporter tests deploy grafana benchmarks
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
@@ -27,6 +27,10 @@ unit: $(VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Benchmarks print each figure beside its floor measured in the same run; not part of test.
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,7 +15,8 @@ Values are as of each workspace's last successful poll. A scrape yields, per wor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import compress, repeat
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,12 +25,14 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from exporter import __version__
 from exporter.sessions import Histogram, Sessions
 from exporter.state import ExporterState, Health, WorkspaceState
 
 AS_OF = " As of the last successful poll of the logio API."
+_new_sample = tuple.__new__
 W = ["workspace"]
 WA = ["workspace", "agent"]
 
@@ -176,18 +179,19 @@ class _AgentFamilies:
         )
 
     def add(self, workspace: str, sessions: Sessions) -> None:
-        for agent_name, agent in sessions.agents.items():
-            labels = [workspace, agent_name]
-            self.logged_in.add_metric(labels, 1 if agent.session_start is not None else 0)
-            self.logins.add_metric(labels, agent.logins)
-            self.logouts.add_metric(labels, agent.logouts)
-            self.seconds.add_metric(labels, sessions.logged_in_seconds(agent))
-            if agent.last_login is not None:
-                self.last_login.add_metric(labels, agent.last_login)
-            if agent.last_logout is not None:
-                self.last_logout.add_metric(labels, agent.last_logout)
-            if agent.session_start is not None:
-                self.session_start.add_metric(labels, agent.session_start)
+        """The samples ``add_metric`` would give, built in bulk: at 10,000 agents a call
+        and a label dict per sample would cost a fifth of rendering them. An agent's
+        samples share one label dict, which the exposition only reads."""
+        agents = list(sessions.agents.values())
+        labels = [{"workspace": workspace, "agent": name} for name in sessions.agents]
+        logged_in = [0 if agent.session_start is None else 1 for agent in agents]
+        _extend(self.logged_in, labels, logged_in)
+        _extend(self.logins, labels, [agent.logins for agent in agents])
+        _extend(self.logouts, labels, [agent.logouts for agent in agents])
+        _extend(self.seconds, labels, list(map(sessions.logged_in_seconds, agents)))
+        _extend_known(self.last_login, labels, [agent.last_login for agent in agents])
+        _extend_known(self.last_logout, labels, [agent.last_logout for agent in agents])
+        _extend_known(self.session_start, labels, [agent.session_start for agent in agents])
 
     def all(self) -> Iterable[Metric]:
         yield from (
@@ -203,3 +207,20 @@ class _AgentFamilies:
 
 def _add_histogram(family: HistogramMetricFamily, labels: list[str], hist: Histogram) -> None:
     family.add_metric(labels, hist.cumulative(), hist.sum)
+
+
+_SAMPLE_DEFAULTS = tuple(Sample._field_defaults[name] for name in Sample._fields[3:])
+"""Timestamp, exemplar and what else a ``Sample`` holds after its value, all unset."""
+
+
+def _extend(family: Metric, labels: list[dict[str, str]], values: Sequence[float]) -> None:
+    """``family.add_metric(labels[i], values[i])`` for each i, without a call per sample."""
+    name = family.name + "_total" if family.type == "counter" else family.name
+    fields = zip(repeat(name), labels, values, *map(repeat, _SAMPLE_DEFAULTS), strict=False)
+    family.samples.extend(map(_new_sample, repeat(Sample), fields))
+
+
+def _extend_known(family: Metric, labels: list[dict[str, str]], values: list[int | None]) -> None:
+    """``_extend`` for the values that are not None."""
+    known = [value is not None for value in values]
+    _extend(family, list(compress(labels, known)), [v for v in values if v is not None])

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
 from exporter.errors import LogioError, RateLimitedError
-from exporter.records import Parsed, parse
+from exporter.records import Batch, Parsed, parse_batch
 from exporter.state import WorkspaceState
 from exporter.window import plan_windows
 
@@ -62,6 +62,8 @@ class Poller:
         self.failures = 0
         self.next_forget = 0.0
         self.halted = threading.Event()
+        self.names: dict[str, str] = {}
+        """Agent names accepted so far, shared by every parse: checked once, held once."""
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set; a failed poll never ends the loop."""
@@ -92,22 +94,22 @@ class Poller:
                 return
             self._apply(answers, to)
 
-    def _fetch(self, frm: int, to: int) -> list[Parsed]:
+    def _fetch(self, frm: int, to: int) -> list[Batch]:
         names = self.workspace.agents or (None,)
         fmt = self.workspace.format
-        return [parse(self.client.fetch(frm, to, name), fmt) for name in names]
+        bodies = (self.client.fetch(frm, to, name) for name in names)
+        return [parse_batch(body, fmt, self.names) for body in bodies]
 
-    def _apply(self, answers: list[Parsed], window_end: int) -> None:
-        # Stable, and linear on the already sorted answers the API gives.
-        records = sorted(chain.from_iterable(a.records for a in answers), key=_by_timestamp)
+    def _apply(self, answers: list[Batch], window_end: int) -> None:
+        batch = _in_time_order(answers)
         rows = chain.from_iterable(answer.invalid for answer in answers)
         state, horizon = self.state, window_end - int(self.poll.overlap)
         with state.lock:
-            state.sessions.apply(state.dedup.fresh(records, window_end))
+            head, split = state.dedup.fresh_in_order(batch, window_end, horizon)
+            state.sessions.apply(chain(head, batch.rows(split)))
             state.health.invalid_records += len(state.invalid_rows.fresh(rows, window_end))
             state.watermark = window_end
             state.sessions.advance(window_end)
-            state.dedup.trim(horizon)
             state.invalid_rows.trim(horizon)
 
     def _succeeded(self, now: float) -> float:
@@ -135,7 +137,10 @@ class Poller:
             return []
         limit = self.metrics.forget_agent_after
         self.next_forget = now + min(limit / 10, 3600.0)
-        return self.state.sessions.forget(now - limit)
+        forgotten = self.state.sessions.forget(now - limit)
+        for name in forgotten:
+            self.names.pop(name, None)
+        return forgotten
 
     def _failed(self, exc: LogioError) -> float:
         state = self.state
@@ -166,3 +171,12 @@ class Poller:
         cap = max(interval, min(300.0, 10 * interval))
         backoff = min(cap, interval * 2 ** min(self.failures - 1, 16))
         return float(backoff * self.rng.uniform(0.8, 1.2))
+
+
+def _in_time_order(answers: list[Batch]) -> Batch:
+    """The answers' records as one batch in time order, stably: records of one second keep
+    the order the API gave them. A single answer, as the API sends it, is already so."""
+    if len(answers) == 1 and answers[0].in_time_order():
+        return answers[0]
+    records = sorted(chain.from_iterable(a.records() for a in answers), key=_by_timestamp)
+    return Batch.of(Parsed(records, []))

@@ -19,11 +19,12 @@ catches up as the agent works on.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporter.records import LOGIN, Record
+from exporter.records import LOGIN, Row
 
 LOGIN_WHILE_LOGGED_IN = "login_while_logged_in"
 LOGOUT_WITHOUT_LOGIN = "logout_without_login"
@@ -107,22 +108,66 @@ class Sessions:
         """The state is now known up to ``as_of``; open sessions accrue time to it."""
         self.as_of = max(self.as_of, as_of)
 
-    def apply(self, records: Iterable[Record]) -> None:
-        """Apply records already deduplicated and in application order."""
-        for record in records:
-            agent = self.agents.get(record.name)
+    def apply(self, records: Iterable[Row]) -> None:
+        """Apply records already deduplicated and in application order.
+
+        Any ``(name, timestamp, action)`` tuples will do, such as the rows of a ``Batch``.
+        """
+        if self.counting:
+            self._apply_counted(records)
+        else:
+            self._rebuild(records)
+
+    def _rebuild(self, records: Iterable[Row]) -> None:
+        """``apply`` before counting starts: the initial lookback, up to a million records.
+
+        Nothing is counted yet, so all a record can change is who is logged in since when
+        and the latest times; this loop does only that, inline, with the outcome the
+        counting rules would have without their counters. ``fresh`` matters only while
+        counting, and after its first record an agent is never fresh, so new agents start
+        with it false. ``x > (last or x - 1)`` decides as ``max(last or x, x)`` in the rules.
+        """
+        agents = self.agents
+        newest: float = -math.inf if self.last_record is None else self.last_record
+        opened = 0
+        for name, timestamp, action in records:
+            agent = agents.get(name)
             if agent is None:
-                agent = self.agents[record.name] = Agent(fresh=self.window_open)
+                agent = agents[name] = Agent()
+            if action == LOGIN:
+                if timestamp > (agent.last_login or timestamp - 1):
+                    agent.last_login = timestamp
+                if agent.session_start is None:
+                    agent.session_start = timestamp
+                    opened += 1
+            else:
+                if timestamp > (agent.last_logout or timestamp - 1):
+                    agent.last_logout = timestamp
+                if agent.session_start is not None:
+                    agent.session_start = None
+                    opened -= 1
+            if timestamp > agent.last_record:
+                agent.last_record = timestamp
+            if timestamp > newest:
+                newest = timestamp
+        self.logged_in_count += opened
+        self.last_record = None if newest == -math.inf else int(newest)
+
+    def _apply_counted(self, records: Iterable[Row]) -> None:
+        for name, timestamp, action in records:
+            agent = self.agents.get(name)
+            if agent is None:
+                agent = self.agents[name] = Agent(fresh=self.window_open)
             if self.counting:
                 agent.floor_seconds = self.logged_in_seconds(agent)
-            if record.action == LOGIN:
-                self._login(agent, record.timestamp)
+            if action == LOGIN:
+                self._login(agent, timestamp)
             else:
-                self._logout(agent, record.timestamp)
+                self._logout(agent, timestamp)
             agent.fresh = False
-            agent.last_record = max(agent.last_record, record.timestamp)
-            if self.last_record is None or record.timestamp > self.last_record:
-                self.last_record = record.timestamp
+            agent.last_record = max(agent.last_record, timestamp)
+            if self.last_record is None or timestamp > self.last_record:
+                self.last_record = timestamp
 
     def logged_in_seconds(self, agent: Agent) -> float:
         """Counted seconds logged in as of ``as_of``; never less than reported before."""

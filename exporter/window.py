@@ -9,13 +9,20 @@ after two were seen, brings one new.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import gt, itemgetter, lt
 from typing import Generic, TypeVar
 
-from exporter.records import Record
+from exporter.records import Batch, Record, Row
 
 Window = tuple[int, int]
 K = TypeVar("K")
+
+_timestamp = itemgetter(1)
+"""A record's timestamp, or a row's: ``Record`` is a tuple."""
 
 
 def plan_windows(
@@ -80,6 +87,53 @@ class Dedup(Generic[K]):
 
 class RecordDedup(Dedup[Record]):
     """Valid records carry their timestamp, the latest a window must reach to return them."""
+
+    def fresh_in_order(
+        self, batch: Batch, window_end: int, keep_from: int
+    ) -> tuple[list[Record], int]:
+        """``fresh`` then ``trim(keep_from)``, for a batch in time order.
+
+        Returns the new records of ``batch[:split]`` and ``split``: every record from
+        there on is new, as none is older than the newest remembered one. That takes
+        time proportional to what ``seen`` may match rather than to the whole batch,
+        which matters for a day of a large contact center; and a record older than
+        ``keep_from`` is forgotten at once, so it is never remembered at all.
+        """
+        stamps = batch.timestamps
+        newest = max(map(_timestamp, self.seen), default=None)
+        split = 0 if newest is None else bisect_right(stamps, newest)
+        fresh = self._fresh_head(batch, split, window_end)
+        self._remember(batch, bisect_left(stamps, keep_from))
+        self.trim(keep_from)
+        return fresh, split
+
+    def trim(self, before: int) -> None:
+        """As ``Dedup.trim``, without Python work for each record kept."""
+        seen = self.seen
+        for key in list(compress(seen, map(lt, map(_timestamp, seen), repeat(before)))):
+            del seen[key]
+
+    def _fresh_head(self, batch: Batch, split: int, window_end: int) -> list[Record]:
+        """``fresh(batch.records(0, split))``. A steady poll re-reads records seen as
+        often, which counting its rows in C tells, so the records are only made and the
+        record-by-record rules only run when one of them is new."""
+        if not split or not any(self._more_than_seen(Counter(batch.rows(0, split)))):
+            return []
+        return self.fresh(batch.records(0, split), window_end)
+
+    def _remember(self, batch: Batch, start: int) -> None:
+        """Hold the count of each record from ``start`` on, as ``fresh`` does, where more
+        than already held; only those become ``Record`` objects."""
+        counts = Counter(batch.rows(start))
+        more = compress(counts.items(), self._more_than_seen(counts))
+        self.seen.update((Record._make(row), count) for row, count in more)
+
+    def _more_than_seen(self, counts: Counter[Row]) -> Iterator[bool]:
+        """For each row counted, whether it was counted more often than seen.
+
+        A row is a plain tuple, equal to the ``Record`` of the same values and of the
+        same hash, so it finds that record in ``seen``."""
+        return map(gt, counts.values(), map(self.seen.get, counts, repeat(0)))  # type: ignore[arg-type]
 
     def _horizon(self, key: Record) -> int:
         return key.timestamp

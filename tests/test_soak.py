@@ -81,7 +81,10 @@ class TestSoak:
         memory = [m for m, _, _ in checkpoints[1:]]
         sizes = [s for _, s, _ in checkpoints]
         assert len(checkpoints) == POLLS // CHECKPOINT
-        assert max(memory) - min(memory) < 256 * 1024, checkpoints
+        # Bounded, not byte-equal: the agents dict's table may double or halve as the staff
+        # turns over. A leak of a few bytes a poll would still show between the last two.
+        assert max(memory) - min(memory) < 1024 * 1024, checkpoints
+        assert abs(memory[-1] - memory[-2]) < 16 * 1024, checkpoints
         assert max(sizes) < min(sizes) * 1.01, checkpoints
         assert [d for _, _, d in checkpoints] == [60 // STEP + 1] * len(checkpoints)
         assert len(state.sessions.agents) <= 2 * AGENTS

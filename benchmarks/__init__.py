@@ -1,0 +1,17 @@
+"""Benchmarks of the exporter against a floor measured in the same run: ``make bench``.
+
+``python -m benchmarks`` starts the simulated logio API of 5,000 agents over a week
+(about a million records) in a child process and runs, each printing one line::
+
+    bench <name> value=<x> floor=<y> ratio=<x/y> target=<t> ok|FAIL <figures...>
+
+- ``ingest_csv``, ``ingest_json``: the initial lookback, first request to state applied,
+  against fetching the same bytes with ``http.client`` and parsing them with
+  ``csv.reader`` plus ``int``, or ``json.loads`` (``workload``, ``ingest``);
+- ``ingest_memory``: peak resident memory above idle during that ingest (``memory``);
+- ``steady_poll``: CPU time of a poll bringing 10 new records (``steady``);
+- ``state_memory``: bytes per agent held once the week is applied (``memory``);
+- ``scrape_10k``: rendering ``/metrics`` for 10,000 agents (``scrape``).
+
+It exits 1 if any line says FAIL. Linux only: memory is read from ``/proc``.
+"""

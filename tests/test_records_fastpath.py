@@ -1,0 +1,289 @@
+"""The fast paths of parsing give what the row-by-row rules give, and step aside when unsure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exporter import records
+from exporter.errors import InvalidResponseError
+from exporter.records import LOGIN, LOGOUT, Batch, Parsed, Record, parse_csv, parse_json
+
+
+def row_by_row_csv(body: bytes) -> Parsed | type[Exception]:
+    """The reference: every row through the csv module and the per-row checks."""
+    try:
+        return records._csv_rows(body.decode("utf-8-sig"))
+    except (InvalidResponseError, ValueError) as exc:
+        return type(exc)
+
+
+def row_by_row_json(body: bytes) -> Parsed | type[Exception]:
+    try:
+        return records._json_rows(json.loads(body) if body.strip() else [])
+    except (InvalidResponseError, ValueError) as exc:
+        return InvalidResponseError if isinstance(exc, ValueError) else type(exc)
+
+
+def outcome(parse: object, body: bytes) -> Parsed | type[Exception]:
+    try:
+        return parse(body)  # type: ignore[operator, no-any-return]
+    except (InvalidResponseError, ValueError) as exc:
+        return type(exc)
+
+
+def takes_csv_fast_path(body: bytes) -> bool:
+    return records._plain_csv(body.decode("utf-8-sig"), {}) is not None
+
+
+def write_csv(rows: list[list[str]], terminator: str = "\n") -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator=terminator).writerows(rows)
+    return out.getvalue().encode()
+
+
+names = st.one_of(
+    st.sampled_from(["joe", "anna.lindqvist", "svensson, erik", 'erik "the viking"', "zoë"]),
+    st.text(min_size=0, max_size=12),
+)
+stamps = st.one_of(
+    st.integers(0, 2_000_000_000).map(str),
+    st.sampled_from(["", "x", "-5", " 7", "+7", "1_0", "٣", "²", "0012"]),
+)
+actions = st.sampled_from([LOGIN, LOGOUT, LOGIN, LOGOUT, "login", "Logon", "", " Login"])
+rows = st.lists(
+    st.one_of(
+        st.tuples(st.integers(1, 999).map(str), names, stamps, actions).map(list),
+        st.lists(st.text(max_size=6), max_size=6),
+    ),
+    max_size=30,
+)
+
+
+good_names = st.text(min_size=1, max_size=12).filter(str.isprintable)
+good_rows = st.lists(
+    st.tuples(
+        st.integers(1, 999).map(str),
+        good_names,
+        st.integers(0, 2_000_000_000).map(str),
+        st.sampled_from([LOGIN, LOGOUT]),
+    ).map(list),
+    max_size=30,
+)
+
+
+class TestCsvFastPath:
+    @settings(max_examples=300, deadline=None)
+    @given(rows=good_rows, odd=st.one_of(st.none(), st.tuples(st.integers(0, 30), rows)))
+    def test_good_bodies_parse_as_row_by_row(
+        self, rows: list[list[str]], odd: tuple[int, list[list[str]]] | None
+    ) -> None:
+        """Valid rows, and now and then odd ones among them, give the row-by-row result."""
+        if odd is not None:
+            rows[odd[0] : odd[0]] = odd[1][:1]
+        body = write_csv(rows)
+        assert outcome(parse_csv, body) == row_by_row_csv(body)
+
+    @settings(max_examples=400, deadline=None)
+    @given(rows=rows, terminator=st.sampled_from(["\n", "\r\n"]))
+    def test_any_body_parses_as_row_by_row(self, rows: list[list[str]], terminator: str) -> None:
+        """Whatever rows a body holds, the result is the row-by-row result."""
+        body = write_csv(rows, terminator)
+        assert outcome(parse_csv, body) == row_by_row_csv(body)
+
+    @settings(max_examples=200, deadline=None)
+    @given(text=st.text(alphabet='ab1,"\n\r\x00 Login', max_size=80))
+    def test_any_text_parses_as_row_by_row(self, text: str) -> None:
+        """Even text that is hardly CSV gives the row-by-row result, or its error."""
+        body = text.encode()
+        assert outcome(parse_csv, body) == row_by_row_csv(body)
+
+    def test_well_formed_rows_take_the_fast_path(self) -> None:
+        """Plain, quoted and CRLF-terminated rows are split without the csv module."""
+        body = write_csv(
+            [["1", "joe", "10", LOGIN], ["2", "svensson, erik", "11", LOGOUT]] * 3000, "\r\n"
+        )
+        assert takes_csv_fast_path(body)
+        assert parse_csv(body).records[:2] == [
+            Record("joe", 10, LOGIN),
+            Record("svensson, erik", 11, LOGOUT),
+        ]
+
+    def test_records_share_name_and_action_objects(self) -> None:
+        """Records of one agent hold one name object, so a day of them holds one string."""
+        batch = records._plain_csv("1,joe,10,Login\n2,joe,11,Logout\n3,joe,12,Login\n", {})
+        assert batch is not None
+        assert batch.names[0] is batch.names[2]
+        assert batch.actions[0] is batch.actions[2] is LOGIN
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            pytest.param("1,joe,10,Login,x\n2,11,Logout\n", id="five-then-three-fields"),
+            pytest.param('1,"jo\ne",10,Login\n', id="quoted-line-break"),
+            pytest.param('1,"joe,10,Login\n2,ann,11,Logout\n', id="unterminated-quote"),
+            pytest.param('1,"jo"e,10,Login\n', id="text-after-closing-quote"),
+            pytest.param("1,joe,10,Login\r2,ann,11,Logout\n", id="lone-cr"),
+            pytest.param("1,joe,10,Login\n\n2,ann,11,Logout\n", id="empty-line"),
+            pytest.param("1,jo\x00e,10,Login\n", id="nul"),
+            pytest.param("1,joe,1x,Login\n", id="bad-time"),
+            pytest.param("1,joe,10,Logon\n", id="bad-action"),
+            pytest.param("1,,10,Login\n", id="no-name"),
+            pytest.param("1,jo\te,10,Login\n", id="unprintable-name"),
+        ],
+    )
+    def test_anything_unusual_leaves_the_fast_path(self, text: str) -> None:
+        """A body the split cannot vouch for is parsed row by row, with the same result."""
+        assert records._plain_csv(text, {}) is None
+        assert outcome(parse_csv, text.encode()) == row_by_row_csv(text.encode())
+
+    @pytest.mark.parametrize("fmt", ["csv", "json"])
+    def test_names_passed_in_are_shared_across_bodies(self, fmt: records.Format) -> None:
+        """With one names dict, records of later bodies hold the first body's name object."""
+        bodies = {
+            "csv": (b"1,joe,10,Login\n", b"1,joe,11,Logout\n"),
+            "json": (
+                b'[{"id":1,"name":"joe","timestamp":10,"action":"Login"}]',
+                b'[{"id":1,"name":"joe","timestamp":11,"action":"Logout"}]',
+            ),
+        }[fmt]
+        names: dict[str, str] = {}
+        first = records.parse_batch(bodies[0], fmt, names)
+        second = records.parse_batch(bodies[1], fmt, names)
+        assert names == {"joe": "joe"}
+        assert second.names[0] is first.names[0] is names["joe"]
+
+    def test_a_quoted_row_among_plain_ones_keeps_its_place(self) -> None:
+        """Rows come out in body order whether split or read by the csv module."""
+        body = b'1,ann,10,Login\n2,"doe, jane",11,Login\n3,"x",oops,Login\n4,bob,12,Logout\n'
+        assert takes_csv_fast_path(body)
+        assert parse_csv(body) == Parsed(
+            [Record("ann", 10, LOGIN), Record("doe, jane", 11, LOGIN), Record("bob", 12, LOGOUT)],
+            ['["x", "oops", "Login"]'],
+        )
+
+    def test_a_field_past_the_csv_limit_fails_the_whole_body(self) -> None:
+        """As with the csv module, a field too long makes the body unparseable."""
+        name = "n" * (csv.field_size_limit() + 1)
+        body = f"1,{name},10,Login\n".encode()
+        assert outcome(parse_csv, body) is InvalidResponseError
+
+    def test_a_time_of_too_many_digits_fails_as_row_by_row(self) -> None:
+        """Past Python's digit limit for int, both paths fail alike."""
+        body = b"1,joe," + b"9" * 5000 + b",Login\n"
+        assert outcome(parse_csv, body) == row_by_row_csv(body)
+
+
+def _nested(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 2_000_000_000) | st.text(max_size=8),
+    _nested,
+    max_leaves=6,
+)
+json_rows = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {
+                "id": st.integers(1, 99),
+                "name": st.one_of(names, json_values),
+                "timestamp": st.one_of(st.integers(-3, 2_000_000_000), json_values),
+                "action": st.one_of(actions, json_values),
+            },
+            optional={"extra": json_values},
+        ),
+        json_values,
+    ),
+    max_size=20,
+)
+
+
+good_json_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "id": st.integers(1, 99),
+            "name": good_names,
+            "timestamp": st.integers(0, 2_000_000_000),
+            "action": st.sampled_from([LOGIN, LOGOUT]),
+        }
+    ),
+    max_size=20,
+)
+
+
+class TestJsonFastPath:
+    @settings(max_examples=300, deadline=None)
+    @given(rows=good_json_rows, odd=st.one_of(st.none(), st.tuples(st.integers(0, 20), json_rows)))
+    def test_good_arrays_parse_as_row_by_row(
+        self, rows: list[object], odd: tuple[int, list[object]] | None
+    ) -> None:
+        """Valid objects, and now and then an odd one among them, give the row-by-row result."""
+        if odd is not None:
+            rows[odd[0] : odd[0]] = odd[1][:1]
+        body = json.dumps(rows, ensure_ascii=False).encode()
+        assert outcome(parse_json, body) == row_by_row_json(body)
+
+    @settings(max_examples=400, deadline=None)
+    @given(rows=json_rows)
+    def test_any_array_parses_as_row_by_row(self, rows: list[object]) -> None:
+        """Whatever an array holds, the result is the row-by-row result."""
+        body = json.dumps(rows, ensure_ascii=False).encode()
+        assert outcome(parse_json, body) == row_by_row_json(body)
+
+    @settings(max_examples=100, deadline=None)
+    @given(value=json_values)
+    def test_any_json_value_parses_as_row_by_row(self, value: object) -> None:
+        """A body that is not an array fails, or not, as row by row."""
+        body = json.dumps(value).encode()
+        assert outcome(parse_json, body) == row_by_row_json(body)
+
+    def test_valid_rows_are_taken_by_the_hook(self) -> None:
+        """An array of valid objects is read by the object hook alone."""
+        body = b'[{"id":1,"name":"joe","timestamp":10,"action":"Login"}]'
+        batch = records._json_batch(body)
+        assert batch == Batch(["joe"], [10], [LOGIN], [])
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            pytest.param(
+                b'[{"name":"a","timestamp":1,"action":"Login",'
+                b'"x":{"name":"b","timestamp":2,"action":"Login"}},null]',
+                id="record-nested-in-a-record-and-a-null",
+            ),
+            pytest.param(
+                b'[[{"name":"b","timestamp":2,"action":"Login"}]]', id="record-nested-in-a-list"
+            ),
+            pytest.param(b'{"name":"a","timestamp":1,"action":"Login"}', id="object-not-array"),
+            pytest.param(b'[{"name":"a","timestamp":true,"action":"Login"}]', id="bool-time"),
+            pytest.param(b'[{"name":["a"],"timestamp":1,"action":"Login"}]', id="list-name"),
+        ],
+    )
+    def test_what_the_hook_cannot_vouch_for_is_parsed_again(self, body: bytes) -> None:
+        """Nested records, nulls and odd values give exactly the row-by-row result."""
+        assert outcome(parse_json, body) == row_by_row_json(body)
+
+
+class TestBatch:
+    def test_rows_and_records_slice_the_columns(self) -> None:
+        """A batch reads back as tuples or records, whole or from a position."""
+        batch = Batch(["a", "b", "c"], [1, 2, 3], [LOGIN, LOGOUT, LOGIN], [])
+        assert list(batch.rows(1)) == [("b", 2, LOGOUT), ("c", 3, LOGIN)]
+        assert batch.records(0, 1) == [Record("a", 1, LOGIN)]
+        assert Batch.of(batch.parsed()) == batch
+
+    @pytest.mark.parametrize(
+        ("stamps", "ordered"),
+        [([], True), ([5], True), ([1, 1, 2], True), ([2, 1], False)],
+    )
+    def test_in_time_order(self, stamps: list[int], ordered: bool) -> None:
+        """Equal times keep their order; one step back breaks it."""
+        batch = Batch(["a"] * len(stamps), stamps, [LOGIN] * len(stamps), [])
+        assert batch.in_time_order() is ordered
