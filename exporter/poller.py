@@ -69,7 +69,14 @@ class Poller:
         """Poll until ``stop`` is set; a failed poll never ends the loop."""
         self.halted = stop
         while not stop.is_set():
-            stop.wait(self.poll_once())
+            try:
+                delay = self.poll_once()
+            except Exception:  # a boundary: one broken poll must not end the workspace
+                log.exception("workspace=%s poll failed unexpectedly", self.workspace.workspace)
+                with self.state.lock:
+                    self.state.health.up = False
+                delay = self.poll.interval
+            stop.wait(delay)
 
     def poll_once(self) -> float:
         """Catch up to now; return the seconds to wait before the next poll."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 
 import httpx
@@ -296,3 +297,28 @@ def _agent(agent: object) -> tuple[object, ...]:
         "last_record",
     )
     return tuple(getattr(agent, f) for f in fields)
+
+
+class TestRunLoop:
+    def test_unexpected_error_keeps_polling(
+        self, api: FakeLogio, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A bug in one poll is logged with its traceback, and the loop polls again."""
+        calls: list[int] = []
+
+        class Broken:
+            def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
+                calls.append(frm)
+                if len(calls) == 1:
+                    raise RuntimeError("unexpected")
+                stop.set()
+                return b""
+
+        stop = threading.Event()
+        poller = make_poller(api.handler, api.clock, poll=PollConfig(interval=1, lookback=60))
+        poller.client = Broken()
+        poller.run(stop)
+        assert len(calls) == 2
+        assert [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+            ("ERROR", "workspace=demo poll failed unexpectedly", True)
+        ]
