@@ -26,7 +26,7 @@ from exporter.records import LOGIN, LOGOUT, Record
 
 NEW_RECORDS = 10
 SETTLE = int(POLL.overlap // POLL.interval)
-POLLS = 15
+POLLS = 30
 TARGET_MS = 5.0
 
 
