@@ -11,7 +11,7 @@ from benchmarks.workload import AGENTS, exporter_ingest, floor_ingest, initial_w
 from exporter.records import Format
 
 TARGET = 2.0
-REPETITIONS = 5
+REPETITIONS = 7
 
 
 def ingest(url: str, fmt: Format) -> Result:
