@@ -331,7 +331,7 @@ def _from_csv_row(row: list[str]) -> Record | None:
     if len(row) != 4:
         return None
     _, name, timestamp, action = row
-    if not timestamp.isdigit() or not timestamp.isascii():
+    if not timestamp.isdigit() or not timestamp.isascii() or len(timestamp) > 18:
         return None
     return _checked(name, int(timestamp), action)
 

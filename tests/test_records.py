@@ -457,3 +457,12 @@ class TestRoundTrip:
         rows = [row(i, *record) for i, record in enumerate(records, start=1)]
         body = json.dumps(rows, ensure_ascii=ensure_ascii, separators=(",", ":")).encode()
         assert parse(body, "json") == Parsed(records, [])
+
+
+class TestHugeTimestamp:
+    def test_a_timestamp_of_thousands_of_digits_is_one_invalid_row(self) -> None:
+        """A timestamp no clock can hold invalidates its row, not the whole answer."""
+        body = b"1,joe," + b"9" * 5000 + b",Login\n2,ann,1700000000,Login\n"
+        parsed = parse(body, "csv")
+        assert parsed.records == [Record("ann", 1700000000, "Login")]
+        assert len(parsed.invalid) == 1
