@@ -32,7 +32,6 @@ import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from operator import attrgetter
 from typing import TypeVar
 
 from exporter.config import Config, WorkspaceConfig
@@ -51,7 +50,6 @@ from exporter.window import plan_windows
 log = logging.getLogger(__name__)
 
 V = TypeVar("V")
-_by_timestamp = attrgetter("timestamp")
 _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?([Zz]|[+-]\d\d:\d\d)"
