@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from benchmarks.report import Result, interleaved
 from benchmarks.workload import AGENTS, exporter_ingest, floor_ingest, initial_windows
-from exporter.records import Format
+from exporter.core.records import Format
 
 TARGET = 2.0
 REPETITIONS = 7

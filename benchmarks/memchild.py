@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.workload import Exporter, FloorClient, floor_parse, initial_windows
-from exporter.records import Format
+from exporter.core.records import Format
 
 STATUS = Path("/proc/self/status")
 

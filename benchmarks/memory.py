@@ -25,8 +25,8 @@ from typing import TypeVar
 
 from benchmarks.report import Result
 from benchmarks.workload import AGENTS, Exporter, FloorClient, initial_windows
-from exporter.records import Format
-from exporter.sessions import Agent
+from exporter.core.records import Format
+from exporter.core.sessions import Agent
 
 MB = 1_000_000
 INGEST_TARGET_MB = 300.0

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from benchmarks.report import Result, interleaved, wall
 from benchmarks.workload import METRICS, START
 from exporter.collector import LogioCollector
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.state import ExporterState, WorkspaceState
 
 AGENTS = 10_000

@@ -19,7 +19,7 @@ import threading
 from types import TracebackType
 from typing import IO
 
-from exporter.records import Record
+from exporter.core.records import Record
 from exporter.simulator import Plan, Scenario, SimRequest, SimulatorServer
 
 LATER = 365 * 86400

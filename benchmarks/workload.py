@@ -19,12 +19,12 @@ from urllib.parse import urlencode, urlsplit
 
 from benchmarks.simserver import TOKEN, WORKSPACE
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
+from exporter.core.records import Format
+from exporter.core.window import Window, plan_windows
 from exporter.logio import LogioClient
 from exporter.poller import Fetcher, Poller
-from exporter.records import Format
 from exporter.simulator import logio_path
 from exporter.state import WorkspaceState
-from exporter.window import Window, plan_windows
 
 START = 1_767_272_400
 """2026-01-01T13:00:00Z, the busiest hour of the simulated day: the history is the week

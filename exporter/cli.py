@@ -20,7 +20,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
-from exporter import __version__, backfill, history, logs, query
+from exporter import __version__, logs
+from exporter.commands import backfill, history, query
+from exporter.commands.openmetrics import Grid
 from exporter.config import (
     DEFAULT_CONFIG_FILE,
     Config,
@@ -33,10 +35,9 @@ from exporter.config import (
 )
 from exporter.daemon import Exporter
 from exporter.errors import ConfigError, ExporterError
-from exporter.openmetrics import Grid
-from exporter.server import ExporterServer, Reload
 from exporter.simulator import FaultSchedule, Scenario, SimulatorServer, parse_faults
-from exporter.webconfig import WebSecurity, load_web_security
+from exporter.web.server import ExporterServer, Reload
+from exporter.web.webconfig import WebSecurity, load_web_security
 
 log = logging.getLogger("exporter")
 T = TypeVar("T")

@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from exporter import __version__
-from exporter.sessions import Histogram, Sessions
+from exporter.core.sessions import Histogram, Sessions
 from exporter.state import ExporterState, Health, WorkspaceState
 
 AS_OF = " As of the last successful poll of the logio API."

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from exporter.core.records import Record
+from exporter.core.sessions import Agent, Histogram
+from exporter.core.window import RecordDedup, RowDedup
 from exporter.errors import StateFileError
-from exporter.records import Record
-from exporter.sessions import Agent, Histogram
 from exporter.state import WorkspaceState
-from exporter.window import RecordDedup, RowDedup
 
 log = logging.getLogger(__name__)
 

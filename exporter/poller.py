@@ -19,10 +19,10 @@ from operator import attrgetter
 from typing import Protocol
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
+from exporter.core.records import Batch, Parsed, parse_batch
+from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
-from exporter.records import Batch, Parsed, parse_batch
 from exporter.state import WorkspaceState
-from exporter.window import plan_windows
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from exporter.core.sessions import Histogram, Sessions
+from exporter.core.window import RecordDedup, RowDedup
 from exporter.errors import ERROR_REASONS
-from exporter.sessions import Histogram, Sessions
-from exporter.window import RecordDedup, RowDedup
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 

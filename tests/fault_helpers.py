@@ -13,7 +13,7 @@ from typing import NamedTuple
 import httpx
 from harness import ExporterProcess, Samples, parse_samples
 
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.simulator import Scenario, SimRequest, SimulatorServer, logio_path, plan
 from exporter.simulator.effects import Plan
 

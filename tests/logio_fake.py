@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from exporter.records import Record
+from exporter.core.records import Record
 
 
 @dataclass

@@ -28,14 +28,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from exporter.backfill import Replay, parse_label, parse_step, parse_time
 from exporter.collector import LogioCollector
+from exporter.commands.backfill import Replay, parse_label, parse_step, parse_time
+from exporter.commands.history import LogioReader, Patient
+from exporter.commands.openmetrics import AGENT_COLUMNS, Grid, History, exposition
 from exporter.config import Secret, WorkspaceConfig
+from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.sessions import Sessions
 from exporter.errors import AuthError, ServerError
-from exporter.history import LogioReader, Patient
-from exporter.openmetrics import AGENT_COLUMNS, Grid, History, exposition
-from exporter.records import LOGIN, LOGOUT, Record
-from exporter.sessions import Sessions
 from exporter.simulator import Scenario, SimulatorServer, render_csv
 from exporter.state import ExporterState, WorkspaceState
 

@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
 from exporter.collector import LogioCollector
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.errors import ERROR_REASONS
-from exporter.records import LOGIN, LOGOUT, Record
 from exporter.state import ExporterState, WorkspaceState
 
 BUCKETS = (60.0, 300.0, 3600.0)

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter.collector import _AgentFamilies
-from exporter.records import LOGIN, LOGOUT, Record
-from exporter.sessions import Sessions
+from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.sessions import Sessions
 
 
 def one_by_one(workspace: str, sessions: Sessions) -> _AgentFamilies:

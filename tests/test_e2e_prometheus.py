@@ -25,7 +25,7 @@ import pytest
 import yaml
 from harness import ExporterProcess, free_port, run_exporter, value, write_config
 
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.simulator import Scenario, SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent

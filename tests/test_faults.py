@@ -53,7 +53,7 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.simulator import Fault, Scenario, random_faults
 from exporter.simulator.shifts import DAY
 

@@ -18,7 +18,7 @@ import pytest
 from harness import ExporterProcess, run_exporter, series, value, write_config
 
 from exporter import __version__
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.simulator import Scenario, SimulatorServer
 
 TOKEN = "sim-token-6f1d2c"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.persist import SCHEMA, StateFile, dump_workspace
-from exporter.records import LOGIN, LOGOUT, Record
 from exporter.state import WorkspaceState
 
 BUCKETS = (60.0, 3600.0)

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from logio_fake import FakeLogio
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
+from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.sessions import Sessions
 from exporter.logio import LogioClient
 from exporter.poller import Poller
-from exporter.records import LOGIN, LOGOUT, Record
-from exporter.sessions import Sessions
 from exporter.state import WorkspaceState
 
 DAY = 86400

@@ -7,8 +7,8 @@ import random
 import pytest
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
+from exporter.core.records import LOGIN, LOGOUT, Batch
 from exporter.poller import Poller, _in_time_order
-from exporter.records import LOGIN, LOGOUT, Batch
 from exporter.state import WorkspaceState
 
 T0 = 1_700_000_000

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from harness import free_port, write_config
 
-from exporter.query import LoggedIn, logged_in, render_json, render_table
-from exporter.records import LOGIN, LOGOUT, Record
-from exporter.sessions import Sessions
+from exporter.commands.query import LoggedIn, logged_in, render_json, render_table
+from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.sessions import Sessions
 from exporter.simulator import Scenario, SimulatorServer
 
 TOKEN = "query-token-81c4"

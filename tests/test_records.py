@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exporter.core.records import LOGIN, LOGOUT, Parsed, Record, parse, parse_csv, parse_json
 from exporter.errors import InvalidResponseError
-from exporter.records import LOGIN, LOGOUT, Parsed, Record, parse, parse_csv, parse_json
 
 JOE_LOGIN = Record("joe", 1554108536, LOGIN)
 JOE_LOGOUT = Record("joe", 1554108578, LOGOUT)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import records
+from exporter.core import records
+from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record, parse_csv, parse_json
 from exporter.errors import InvalidResponseError
-from exporter.records import LOGIN, LOGOUT, Batch, Parsed, Record, parse_csv, parse_json
 
 
 def row_by_row_csv(body: bytes) -> Parsed | type[Exception]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from harness import run_exporter, series, value, write_config
 
-from exporter.records import LOGIN, Record
+from exporter.core.records import LOGIN, Record
 from exporter.simulator import Scenario, SimulatorServer
 
 TOKEN = "reload-token-33"

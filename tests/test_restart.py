@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from harness import run_exporter, value, write_config
 
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.simulator import Scenario, SimulatorServer
 
 TOKEN = "restart-token-91ab"

@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 from exporter import __version__
-from exporter.server import ExporterServer
 from exporter.state import ExporterState, WorkspaceState
+from exporter.web.server import ExporterServer
 
 TEXT = b"# HELP demo_value A demo value.\n# TYPE demo_value gauge\ndemo_value 3.0\n"
 OPENMETRICS = TEXT + b"# EOF\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.records import LOGIN, LOGOUT, Record
-from exporter.sessions import Histogram, Sessions
+from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.sessions import Histogram, Sessions
 
 BUCKETS = (60.0, 300.0, 3600.0)
 

@@ -7,8 +7,8 @@ from dataclasses import astuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.records import LOGIN, LOGOUT, Record
-from exporter.sessions import Sessions
+from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.sessions import Sessions
 
 BUCKETS = (60.0, 3600.0)
 

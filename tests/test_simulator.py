@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from exporter.core.records import LOGIN, LOGOUT, Record, parse
 from exporter.errors import InvalidResponseError
-from exporter.records import LOGIN, LOGOUT, Record, parse
 from exporter.simulator import (
     WEEK,
     Fault,

@@ -36,9 +36,9 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from exporter.config import Secret
 from exporter.errors import ConfigError
-from exporter.server import HANDSHAKE_TIMEOUT, ExporterServer
 from exporter.simulator import Scenario, SimulatorServer
-from exporter.webconfig import (
+from exporter.web.server import HANDSHAKE_TIMEOUT, ExporterServer
+from exporter.web.webconfig import (
     BasicAuth,
     HTTPServerConfig,
     TLSServerConfig,

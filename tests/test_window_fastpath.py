@@ -7,8 +7,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.records import LOGIN, LOGOUT, Batch, Record
-from exporter.window import RecordDedup
+from exporter.core.records import LOGIN, LOGOUT, Batch, Record
+from exporter.core.window import RecordDedup
 
 records = st.builds(
     Record, st.sampled_from(["ann", "bob"]), st.integers(0, 30), st.sampled_from([LOGIN, LOGOUT])

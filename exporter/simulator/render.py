@@ -18,7 +18,7 @@ import io
 import json
 from collections.abc import Callable, Sequence
 
-from exporter.records import Record
+from exporter.core.records import Record
 
 
 def render_csv(records: Sequence[Record]) -> bytes:

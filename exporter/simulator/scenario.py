@@ -24,7 +24,7 @@ import threading
 from collections import Counter
 from typing import NamedTuple
 
-from exporter.records import LOGIN, Record
+from exporter.core.records import LOGIN, Record
 from exporter.simulator.names import agent_names
 from exporter.simulator.shifts import DAY, day_records, rosters
 

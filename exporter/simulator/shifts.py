@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from typing import NamedTuple, cast
 
-from exporter.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Record
 
 Draw = Callable[[], float]
 """A seeded generator's ``random`` method: a float in ``[0, 1)`` per call."""

@@ -13,10 +13,10 @@ from itertools import chain
 from operator import attrgetter
 
 from exporter.config import Config, WorkspaceConfig
+from exporter.core.records import Record, parse
+from exporter.core.window import RecordDedup, RowDedup, Window
 from exporter.errors import NetworkError, RateLimitedError, RequestTimeout, ServerError
 from exporter.poller import Fetcher
-from exporter.records import Record, parse
-from exporter.window import RecordDedup, RowDedup, Window
 
 log = logging.getLogger(__name__)
 

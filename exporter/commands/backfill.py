@@ -16,7 +16,7 @@ read first to learn who is logged in, uncounted, so counters are 0 at ``--from``
 sample at ``t`` reflects every record with a timestamp at or before ``t``.
 
 Design: the replay notes only what changed at each sample time, so memory grows with the
-records, not the samples; ``exporter.openmetrics`` expands those changes into the file.
+records, not the samples; ``exporter.commands.openmetrics`` expands those changes into the file.
 
 Written: the families that make sense historically, with the live exporter's names,
 labels, TYPE and HELP: agents logged in, the session duration histogram, records by
@@ -34,18 +34,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
+from exporter.commands.history import LogioReader, Patient
+from exporter.commands.openmetrics import Grid, History, exposition, write
 from exporter.config import Config, WorkspaceConfig
+from exporter.core.records import Record
+from exporter.core.sessions import Sessions
+from exporter.core.window import plan_windows
 from exporter.errors import (
     ExporterError,
     LogioError,
 )
-from exporter.history import LogioReader, Patient
 from exporter.logio import LogioClient
-from exporter.openmetrics import Grid, History, exposition, write
-from exporter.records import Record
-from exporter.sessions import Sessions
 from exporter.validate import parse_duration
-from exporter.window import plan_windows
 
 log = logging.getLogger(__name__)
 

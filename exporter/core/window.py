@@ -16,7 +16,7 @@ from itertools import compress, repeat
 from operator import gt, itemgetter, lt
 from typing import Generic, TypeVar
 
-from exporter.records import Batch, Record, Row
+from exporter.core.records import Batch, Record, Row
 
 Window = tuple[int, int]
 K = TypeVar("K")

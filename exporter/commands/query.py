@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from exporter.commands.history import LogioReader
 from exporter.config import Config, WorkspaceConfig
+from exporter.core.sessions import Sessions
+from exporter.core.window import plan_windows
 from exporter.errors import LogioError
-from exporter.history import LogioReader
 from exporter.logio import LogioClient
 from exporter.poller import Fetcher
-from exporter.sessions import Sessions
-from exporter.window import plan_windows
 
 HEADER = ("WORKSPACE", "AGENT", "SINCE (UTC)", "FOR")
 

@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporter.records import LOGIN, Row
+from exporter.core.records import LOGIN, Row
 
 LOGIN_WHILE_LOGGED_IN = "login_while_logged_in"
 LOGOUT_WITHOUT_LOGIN = "logout_without_login"

@@ -3,7 +3,7 @@
 ``/metrics`` renders the registry in the format the scraper asks for (OpenMetrics by
 content negotiation, gzip when accepted); ``/healthz`` answers while the process lives;
 ``/ready`` turns 200 once every workspace finished its initial lookback. With a web
-configuration (``exporter.webconfig``) each connection's TLS handshake runs in that
+configuration (``exporter.web.webconfig``) each connection's TLS handshake runs in that
 connection's own thread, and basic auth guards every path but ``/healthz``.
 """
 
@@ -25,7 +25,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from exporter import __version__
 from exporter.config import parse_listen_address
-from exporter.webconfig import WebSecurity
+from exporter.web.webconfig import WebSecurity
 
 log = logging.getLogger(__name__)
 

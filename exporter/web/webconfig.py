@@ -33,10 +33,10 @@ from typing import Any
 
 import yaml
 
-from exporter.basicauth import BasicAuth
 from exporter.config import Secret
 from exporter.errors import ConfigError
 from exporter.validate import boolean, get, mapping, string
+from exporter.web.basicauth import BasicAuth
 
 CLIENT_AUTH_TYPES = {
     "NoClientCert": ssl.CERT_NONE,

@@ -1,0 +1,1 @@
+"""One-shot commands that read the logio API once and exit: backfill and query."""

@@ -1,0 +1,1 @@
+"""Serving: the HTTP server, its pages, and the exporter-toolkit web config (TLS, basic auth)."""
