@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, repeat
+from typing import TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,14 +28,12 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from exporter import __version__
+from exporter import __version__, metrics
 from exporter.core.sessions import Histogram, Sessions
 from exporter.state import ExporterState, Health, WorkspaceState
 
-AS_OF = " As of the last successful poll of the logio API."
+F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily)
 _new_sample = tuple.__new__
-W = ["workspace"]
-WA = ["workspace", "agent"]
 
 
 class LogioCollector(Collector):
@@ -44,14 +43,19 @@ class LogioCollector(Collector):
         self.state = state
         self.per_agent = per_agent
 
+    def describe(self) -> Iterator[Metric]:
+        """Every family of the catalogue, without samples: what the registry learns at
+        registration, without a scrape, whatever ``per_agent`` says now (a reload may
+        change it)."""
+        for family in metrics.FAMILIES:
+            yield Metric(family.name, family.help, family.type)
+
     def collect(self) -> Iterator[Metric]:
         families = _Families(self.per_agent)
         for workspace in self.state.workspaces():
             with workspace.lock:
                 families.add_workspace(workspace)
-        build = GaugeMetricFamily(
-            "cention_exporter_build_info", "Version of the exporter; always 1.", labels=["version"]
-        )
+        build = _new(metrics.BUILD_INFO, GaugeMetricFamily)
         build.add_metric([__version__], 1)
         yield build
         yield from families.all()
@@ -62,46 +66,17 @@ class _Families:
 
     def __init__(self, per_agent: bool) -> None:
         self.per_agent = per_agent
-        g, c, h = GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily
-        self.up = g("cention_up", "1 if the last poll of the logio API succeeded.", labels=W)
-        self.logged_in = g("cention_agents_logged_in", "Agents logged in." + AS_OF, labels=W)
-        self.durations = h(
-            "cention_session_duration_seconds", "Length of completed sessions.", labels=W
-        )
-        self.records = c(
-            "cention_logio_records",
-            "New logio records applied, deduplicated.",
-            labels=["workspace", "action"],
-        )
-        self.invalid = c("cention_logio_invalid_records", "Rows skipped as malformed.", labels=W)
-        self.requests = c(
-            "cention_logio_requests",
-            "Requests to the logio API by HTTP status, or error.",
-            labels=["workspace", "code"],
-        )
-        self.errors = c(
-            "cention_logio_errors",
-            "Failed logio requests by reason.",
-            labels=["workspace", "reason"],
-        )
-        self.latency = h(
-            "cention_logio_request_duration_seconds", "Duration of logio requests.", labels=W
-        )
-        self.last_success = g(
-            "cention_logio_last_success_timestamp_seconds",
-            "Time of the last successful poll.",
-            labels=W,
-        )
-        self.last_record = g(
-            "cention_logio_last_record_timestamp_seconds",
-            "Timestamp of the newest record seen.",
-            labels=W,
-        )
-        self.anomalies = c(
-            "cention_session_anomalies",
-            "Records that break the login/logout sequence.",
-            labels=["workspace", "kind"],
-        )
+        self.up = _new(metrics.UP, GaugeMetricFamily)
+        self.logged_in = _new(metrics.AGENTS_LOGGED_IN, GaugeMetricFamily)
+        self.durations = _new(metrics.SESSION_DURATION, HistogramMetricFamily)
+        self.records = _new(metrics.RECORDS, CounterMetricFamily)
+        self.invalid = _new(metrics.INVALID_RECORDS, CounterMetricFamily)
+        self.requests = _new(metrics.REQUESTS, CounterMetricFamily)
+        self.errors = _new(metrics.ERRORS, CounterMetricFamily)
+        self.latency = _new(metrics.REQUEST_DURATION, HistogramMetricFamily)
+        self.last_success = _new(metrics.LAST_SUCCESS, GaugeMetricFamily)
+        self.last_record = _new(metrics.LAST_RECORD, GaugeMetricFamily)
+        self.anomalies = _new(metrics.ANOMALIES, CounterMetricFamily)
         self.agent = _AgentFamilies() if per_agent else None
 
     def add_workspace(self, workspace: WorkspaceState) -> None:
@@ -151,32 +126,13 @@ class _AgentFamilies:
     """Per-agent series; the session start exists only while the agent is logged in."""
 
     def __init__(self) -> None:
-        g, c = GaugeMetricFamily, CounterMetricFamily
-        self.logged_in = g(
-            "cention_agent_logged_in", "1 if the agent is logged in." + AS_OF, labels=WA
-        )
-        self.logins = c("cention_agent_logins", "Logins of the agent.", labels=WA)
-        self.logouts = c("cention_agent_logouts", "Logouts of the agent.", labels=WA)
-        self.seconds = c(
-            "cention_agent_logged_in_seconds",
-            "Time the agent spent logged in; never decreases." + AS_OF,
-            labels=WA,
-        )
-        self.last_login = g(
-            "cention_agent_last_login_timestamp_seconds",
-            "Time of the agent's last login.",
-            labels=WA,
-        )
-        self.last_logout = g(
-            "cention_agent_last_logout_timestamp_seconds",
-            "Time of the agent's last logout.",
-            labels=WA,
-        )
-        self.session_start = g(
-            "cention_agent_session_start_timestamp_seconds",
-            "Start of the agent's current session, present while logged in." + AS_OF,
-            labels=WA,
-        )
+        self.logged_in = _new(metrics.AGENT_LOGGED_IN, GaugeMetricFamily)
+        self.logins = _new(metrics.AGENT_LOGINS, CounterMetricFamily)
+        self.logouts = _new(metrics.AGENT_LOGOUTS, CounterMetricFamily)
+        self.seconds = _new(metrics.AGENT_LOGGED_IN_SECONDS, CounterMetricFamily)
+        self.last_login = _new(metrics.AGENT_LAST_LOGIN, GaugeMetricFamily)
+        self.last_logout = _new(metrics.AGENT_LAST_LOGOUT, GaugeMetricFamily)
+        self.session_start = _new(metrics.AGENT_SESSION_START, GaugeMetricFamily)
 
     def add(self, workspace: str, sessions: Sessions) -> None:
         """The samples ``add_metric`` would give, built in bulk: at 10,000 agents a call
@@ -205,6 +161,11 @@ class _AgentFamilies:
         )
 
 
+def _new(family: metrics.Family, cls: type[F]) -> F:
+    """An empty ``family``; ``cls`` is the prometheus_client class of its type."""
+    return cls(family.name, family.help, labels=family.labels)
+
+
 def _add_histogram(family: HistogramMetricFamily, labels: list[str], hist: Histogram) -> None:
     family.add_metric(labels, hist.cumulative(), hist.sum)
 
@@ -215,7 +176,7 @@ _SAMPLE_DEFAULTS = tuple(Sample._field_defaults[name] for name in Sample._fields
 
 def _extend(family: Metric, labels: list[dict[str, str]], values: Sequence[float]) -> None:
     """``family.add_metric(labels[i], values[i])`` for each i, without a call per sample."""
-    name = family.name + "_total" if family.type == "counter" else family.name
+    (name,) = metrics.BY_NAME[family.name].samples
     fields = zip(repeat(name), labels, values, *map(repeat, _SAMPLE_DEFAULTS), strict=False)
     family.samples.extend(map(_new_sample, repeat(Sample), fields))
 

@@ -188,8 +188,10 @@ class TestReplay:
             assert logged_in[t] == sum(want[0] for want in expected.values())
             for agent in agents:
                 got = tuple(
-                    series[(name + suffix, frozenset({("workspace", "demo"), ("agent", agent)}))][t]
-                    for name, suffix, _ in AGENT_COLUMNS
+                    series[
+                        (family.samples[0], frozenset({("workspace", "demo"), ("agent", agent)}))
+                    ][t]
+                    for family, _ in AGENT_COLUMNS
                 )
                 assert got == expected.get(agent, (0.0, 0.0, 0.0, 0.0)), (agent, t)
 
@@ -261,6 +263,28 @@ class TestExposition:
             assert (family.type, family.documentation) == (twin.type, twin.documentation)
             assert shapes(family.samples, drop="job") == shapes(twin.samples)
 
+    def test_headers_are_the_live_exporters(self) -> None:
+        """Each family's HELP and TYPE lines are byte for byte those of a live scrape."""
+        registry = CollectorRegistry()
+        registry.register(LogioCollector(ExporterState()))
+        written = {
+            "cention_agents_logged_in",
+            "cention_session_duration_seconds",
+            "cention_logio_records",
+            "cention_agent_logged_in",
+            "cention_agent_logins",
+            "cention_agent_logouts",
+            "cention_agent_logged_in_seconds",
+        }
+        live = [
+            line
+            for line in generate_latest(registry).decode().splitlines()
+            if line.startswith(("# HELP ", "# TYPE ")) and line.split()[2] in written
+        ]
+        headers = [line for line in text_of(replay(STORY)).splitlines() if line.startswith("# ")]
+        assert headers == [*live, "# EOF"]
+        assert len(live) == 2 * len(written)
+
     def test_every_metric_is_contiguous_and_in_time_order(self) -> None:
         """Each metric's lines come together, oldest first, as OpenMetrics requires."""
         lines = text_of(replay(STORY)).splitlines()
@@ -319,9 +343,13 @@ class TestFlags:
     def test_labels(self) -> None:
         """NAME=VALUE, a Prometheus label name, and none of the exporter's own."""
         assert parse_label("instance=host:9863") == ("instance", "host:9863")
-        for bad in ("job", "job=", "1x=y", "__name__=x", "agent=x"):
-            with pytest.raises(ValueError, match=r"NAME=VALUE|own"):
+        assert parse_label("code=x") == ("code", "x")  # a label of a family not written
+        for bad in ("job", "job=", "1x=y", "__name__=x"):
+            with pytest.raises(ValueError, match="NAME=VALUE"):
                 parse_label(bad)
+        for own in ("workspace", "agent", "action", "le"):
+            with pytest.raises(ValueError, match=f"^{own} is a label of the exporter's own$"):
+                parse_label(f"{own}=x")
 
     def test_grid(self) -> None:
         """A range ends after it starts and not in the future."""

@@ -18,34 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.metrics import BY_SAMPLE
+
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "grafana"
 DASHBOARD = GRAFANA / "cention-logio.json"
 BUILDER = GRAFANA / "build_dashboard.py"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-EXPORTED = {
-    "cention_up",
-    "cention_agents_logged_in",
-    "cention_session_duration_seconds",
-    "cention_logio_records_total",
-    "cention_logio_invalid_records_total",
-    "cention_logio_requests_total",
-    "cention_logio_errors_total",
-    "cention_logio_request_duration_seconds",
-    "cention_logio_last_success_timestamp_seconds",
-    "cention_logio_last_record_timestamp_seconds",
-    "cention_session_anomalies_total",
-    "cention_agent_logged_in",
-    "cention_agent_logins_total",
-    "cention_agent_logouts_total",
-    "cention_agent_logged_in_seconds_total",
-    "cention_agent_last_login_timestamp_seconds",
-    "cention_agent_last_logout_timestamp_seconds",
-    "cention_agent_session_start_timestamp_seconds",
-    "cention_exporter_build_info",
-}
-"""The metric names of the exporter (issue "Core exporter", section Metrics)."""
-
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or"}
 KEYWORDS |= {"unless", "bool", "offset"}
 
@@ -56,10 +35,8 @@ def recording_rules() -> set[str]:
 
 
 def allowed_metrics() -> set[str]:
-    """Exported names, their histogram and _created series, and the recording rules."""
-    suffixed = {f"{name}{suffix}" for name in EXPORTED for suffix in ("_bucket", "_sum", "_count")}
-    created = {name.removesuffix("_total") + "_created" for name in EXPORTED}
-    return EXPORTED | suffixed | created | recording_rules()
+    """The names of the exporter's samples, and the recording rules."""
+    return set(BY_SAMPLE) | recording_rules()
 
 
 def selectors(expr: str) -> set[str]:
@@ -134,7 +111,7 @@ class TestDashboard:
         for variable in variables[1:]:
             metric = re.fullmatch(r"label_values\(([a-z_]+)[^,]*, [a-z]+\)", variable["query"])
             assert metric is not None
-            assert metric[1] in EXPORTED
+            assert metric[1] in BY_SAMPLE
             assert variable["datasource"] == DATASOURCE
             assert variable["definition"] == variable["query"]
             assert (variable["multi"], variable["includeAll"], variable["allValue"]) == (

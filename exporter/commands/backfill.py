@@ -32,10 +32,9 @@ import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
 
 from exporter.commands.history import LogioReader, Patient
-from exporter.commands.openmetrics import Grid, History, exposition, write
+from exporter.commands.openmetrics import Grid, History, exposition, own_labels, write
 from exporter.config import Config, WorkspaceConfig
 from exporter.core.records import Record
 from exporter.core.sessions import Sessions
@@ -49,22 +48,11 @@ from exporter.validate import parse_duration
 
 log = logging.getLogger(__name__)
 
-V = TypeVar("V")
 _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
 _RFC3339 = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.\d+)?([Zz]|[+-]\d\d:\d\d)"
 )
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OWN_LABELS = frozenset(("workspace", "agent", "action", "le"))
-_STRIDE = 5  # index, logged_in, logins, logouts, seconds
-AGENT_COLUMNS = (
-    ("cention_agent_logged_in", "", 1),
-    ("cention_agent_logins", "_total", 2),
-    ("cention_agent_logouts", "_total", 3),
-    ("cention_agent_logged_in_seconds", "_total", 4),
-)
-RETRY_ATTEMPTS = 3
-MAX_RETRY_WAIT = 60.0
 
 
 def parse_time(text: str) -> int:
@@ -113,7 +101,7 @@ def parse_label(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not value or not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
         raise ValueError(f"expected NAME=VALUE such as job=cention-logio, got {text!r}")
-    if name in _OWN_LABELS:
+    if name in own_labels():
         raise ValueError(f"{name} is a label of the exporter's own")
     return name, value
 

@@ -21,17 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from exporter.collector import LogioCollector
-from exporter.state import ExporterState
+from exporter import metrics
+from exporter.metrics import Family
 
 V = TypeVar("V")
 STRIDE = 5  # index, logged_in, logins, logouts, seconds
 AGENT_COLUMNS = (
-    ("cention_agent_logged_in", "", 1),
-    ("cention_agent_logins", "_total", 2),
-    ("cention_agent_logouts", "_total", 3),
-    ("cention_agent_logged_in_seconds", "_total", 4),
+    (metrics.AGENT_LOGGED_IN, 1),
+    (metrics.AGENT_LOGINS, 2),
+    (metrics.AGENT_LOGOUTS, 3),
+    (metrics.AGENT_LOGGED_IN_SECONDS, 4),
 )
+"""The per-agent families written, each with its column in an agent's changes."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class History:
     agents: dict[str, array[float]] = field(default_factory=dict)
 
 
-Lines = Callable[[History, Grid, str, str], Iterator[str]]
+Lines = Callable[[Family, History, Grid, str, str], Iterator[str]]
 """A family's sample lines of one workspace, given its own labels and the extra ones."""
 
 Span = tuple[int, int, float, int]
@@ -120,11 +121,6 @@ def span_lines(prefix: str, span: Span, grid: Grid) -> str:
     return "".join([prefix + v + stamp for v, stamp in zip(values, stamps, strict=True)])
 
 
-def metadata() -> dict[str, tuple[str, str]]:
-    """TYPE and HELP of every family, as the live exporter's collector declares them."""
-    return {m.name: (m.type, m.documentation) for m in LogioCollector(ExporterState()).collect()}
-
-
 def exposition(
     histories: Sequence[History],
     grid: Grid,
@@ -133,50 +129,66 @@ def exposition(
     labels: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """The OpenMetrics text in pieces, each family and each series contiguous, oldest first."""
-    meta = metadata()
     extra = "".join(f',{name}="{_escape(value)}"' for name, value in (labels or {}).items())
-    families: list[tuple[str, Lines]] = [
-        ("cention_agents_logged_in", _logged_in_lines),
-        ("cention_session_duration_seconds", _duration_lines),
-        ("cention_logio_records", _record_lines),
-    ]
-    if per_agent:
-        families += [
-            (name, _agent_lines(name + end, column)) for name, end, column in AGENT_COLUMNS
-        ]
-    for name, lines in families:
-        kind, text = meta[name]
-        yield f"# HELP {name} {_escape(text)}\n# TYPE {name} {kind}\n"
+    for family, lines in _families(per_agent):
+        yield family.openmetrics_header
         for history in histories:
-            yield from lines(history, grid, f'workspace="{_escape(history.workspace)}"', extra)
+            own = f'workspace="{_escape(history.workspace)}"'
+            yield from lines(family, history, grid, own, extra)
     yield "# EOF\n"
 
 
-def _logged_in_lines(history: History, grid: Grid, own: str, extra: str) -> Iterator[str]:
-    prefix = f"cention_agents_logged_in{{{own}{extra}}} "
+def own_labels() -> frozenset[str]:
+    """The label names of the written series, which no extra label may take."""
+    return frozenset({"le"}.union(*(family.labels for family, _ in _families(per_agent=True))))
+
+
+def _families(per_agent: bool) -> list[tuple[Family, Lines]]:
+    """The families written, those that make sense for a past time, each with its lines."""
+    families: list[tuple[Family, Lines]] = [
+        (metrics.AGENTS_LOGGED_IN, _logged_in_lines),
+        (metrics.SESSION_DURATION, _duration_lines),
+        (metrics.RECORDS, _record_lines),
+    ]
+    if per_agent:
+        families += [(family, _agent_lines(column)) for family, column in AGENT_COLUMNS]
+    return families
+
+
+def _logged_in_lines(
+    family: Family, history: History, grid: Grid, own: str, extra: str
+) -> Iterator[str]:
+    (name,) = family.samples
+    prefix = f"{name}{{{own}{extra}}} "
     for first, stop, totals in held(history.totals, len(grid)):
         yield span_lines(prefix, (first, stop, totals[0], 0), grid)
 
 
-def _record_lines(history: History, grid: Grid, own: str, extra: str) -> Iterator[str]:
+def _record_lines(
+    family: Family, history: History, grid: Grid, own: str, extra: str
+) -> Iterator[str]:
+    (name,) = family.samples
     for column, action in ((1, "login"), (2, "logout")):
-        prefix = f'cention_logio_records_total{{{own},action="{action}"{extra}}} '
+        prefix = f'{name}{{{own},action="{action}"{extra}}} '
         for first, stop, totals in held(history.totals, len(grid)):
             yield span_lines(prefix, (first, stop, totals[column], 0), grid)
 
 
-def _duration_lines(history: History, grid: Grid, own: str, extra: str) -> Iterator[str]:
-    name = "cention_session_duration_seconds"
-    buckets = [f'{name}_bucket{{{own},le="{le}"{extra}}} ' for le in history.le]
-    count, total = f"{name}_count{{{own}{extra}}} ", f"{name}_sum{{{own}{extra}}} "
+def _duration_lines(
+    family: Family, history: History, grid: Grid, own: str, extra: str
+) -> Iterator[str]:
+    bucket, count, total = family.samples
+    buckets = [f'{bucket}{{{own},le="{le}"{extra}}} ' for le in history.le]
+    count, total = f"{count}{{{own}{extra}}} ", f"{total}{{{own}{extra}}} "
     for first, stop, (counts, seconds) in held(history.durations, len(grid)):
         heads = [f"{prefix}{n}" for prefix, n in zip(buckets, counts, strict=True)]
         heads += [f"{count}{counts[-1]}", f"{total}{_number(seconds)}"]
         yield "".join([stamp.join(heads) + stamp for stamp in grid.stamps[first:stop]])
 
 
-def _agent_lines(name: str, column: int) -> Lines:
-    def lines(history: History, grid: Grid, own: str, extra: str) -> Iterator[str]:
+def _agent_lines(column: int) -> Lines:
+    def lines(family: Family, history: History, grid: Grid, own: str, extra: str) -> Iterator[str]:
+        (name,) = family.samples
         for agent in sorted(history.agents):
             prefix = f'{name}{{{own},agent="{_escape(agent)}"{extra}}} '
             for span in agent_spans(history.agents[agent], len(grid), column, grid.step):
