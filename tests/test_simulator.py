@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import doctest
 import itertools
 import json
 import logging
@@ -28,22 +27,14 @@ from exporter.simulator import (
     SimRequest,
     SimResponse,
     SimulatorServer,
-    effects,
-    faults,
     handle,
-    handler,
     logio_path,
-    names,
     parse_faults,
     plan,
     random_faults,
-    render,
     render_csv,
     render_json,
-    scenario,
     serve,
-    server,
-    shifts,
 )
 from exporter.simulator.effects import HTML_LOGIN
 from exporter.simulator.names import AWKWARD, agent_names
@@ -849,12 +840,3 @@ class TestFaultsOverHTTP:
             sim.faults.clear()
             up = client.get(sim.logio_url, headers=AUTH).status_code
         assert (down, up) == (503, 200)
-
-
-class TestDocstrings:
-    @pytest.mark.parametrize(
-        "module", [names, shifts, scenario, render, handler, faults, effects, server]
-    )
-    def test_examples_hold(self, module: object) -> None:
-        """The examples in the simulator's docstrings are true."""
-        assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]
