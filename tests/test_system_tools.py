@@ -7,6 +7,7 @@ which packages would be installed and how, without touching the machine.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -228,8 +229,9 @@ class TestEntryPoints:
     ) -> None:
         """``make test`` runs the tool set-up first; ``make demo`` never needs it."""
         dry_run = subprocess.run(
-            ["make", "-n", "-B", target, "PYTHON=python3"],
+            ["make", "--no-print-directory", "-n", "-B", target, "PYTHON=python3"],
             cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MAKE")},
             capture_output=True,
             text=True,
             timeout=60,
