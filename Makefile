@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test tools lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The system tools the tests drive (promtool, prometheus, kubectl, chromium, ...): each missing
+# one is installed from its Debian package, or the one command to run is printed.
+tools:
+	PYTHON=$(PYTHON) scripts/install-system-tools.sh
+
+test: tools lint typecheck unit
 
 # Benchmarks print each figure beside its floor measured in the same run; not part of test.
 bench: $(VENV)/.installed

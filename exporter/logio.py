@@ -85,7 +85,7 @@ class LogioClient:
                 raise InvalidResponseError(f"body cut short: {_describe(exc)}") from None
             raise NetworkError(f"connection broken: {_describe(exc)}") from None
         except httpx.TransportError as exc:
-            raise NetworkError(f"cannot reach the API: {_describe(exc)}") from None
+            raise NetworkError(_unreachable(exc)) from None
         except httpx.DecodingError as exc:
             raise InvalidResponseError(f"body cannot be decoded: {_describe(exc)}") from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # anything else httpx can raise
@@ -142,6 +142,18 @@ def _retry_after(value: str | None, now: float | None = None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _unreachable(exc: httpx.TransportError) -> str:
+    """Why no answer came; a certificate that fails verification is named, not a network."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {cause.verify_message}"
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return f"cannot reach the API: {_describe(exc)}"
 
 
 def _describe(exc: Exception) -> str:

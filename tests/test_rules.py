@@ -1,7 +1,7 @@
 """The Prometheus rules, their unit tests, the runbook and the Alertmanager configuration.
 
 promtool and amtool come with Debian's prometheus and prometheus-alertmanager packages, which
-.ci/run installs when missing: without them these tests fail rather than skip.
+`make test` installs when missing: without them these tests fail rather than skip.
 """
 
 from __future__ import annotations

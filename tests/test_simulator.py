@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import csv
-import doctest
 import itertools
 import json
 import logging
 import random
 import re
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
+from certs import issue, write_pem
 
 from exporter.core.records import LOGIN, LOGOUT, Record, parse
 from exporter.errors import InvalidResponseError
@@ -28,22 +30,14 @@ from exporter.simulator import (
     SimRequest,
     SimResponse,
     SimulatorServer,
-    effects,
-    faults,
     handle,
-    handler,
     logio_path,
-    names,
     parse_faults,
     plan,
     random_faults,
-    render,
     render_csv,
     render_json,
-    scenario,
     serve,
-    server,
-    shifts,
 )
 from exporter.simulator.effects import HTML_LOGIN
 from exporter.simulator.names import AWKWARD, agent_names
@@ -567,6 +561,24 @@ class TestSimulatorServer:
         assert [line.endswith('"GET / HTTP/1.1" 200 -') for line in lines] == [True]
         assert TOKEN not in caplog.text
 
+    def test_serves_https_with_a_certificate(self, hand_built: Scenario, tmp_path: Path) -> None:
+        """With a certificate it serves HTTPS; a client that distrusts it stops no one."""
+        crt, key = write_pem(issue("simulator", serves=True), tmp_path, "simulator")
+        with SimulatorServer(
+            hand_built, token=TOKEN, clock=lambda: START, cert_file=str(crt), key_file=str(key)
+        ) as sim:
+            url = f"{sim.logio_url}?from={START - 10}"
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                httpx.get(url, headers=AUTH, trust_env=False)
+            trusted = httpx.get(
+                url, headers=AUTH, trust_env=False, verify=ssl.create_default_context(cafile=crt)
+            )
+            assert sim.url == f"https://127.0.0.1:{sim.port}"
+        assert (trusted.status_code, trusted.content) == (
+            200,
+            f'1,"erik ""the viking"" svensson",{START - 10},Logout\n'.encode(),
+        )
+
     def test_stop_closes_the_port(self, hand_built: Scenario, client: httpx.Client) -> None:
         """After stop nothing listens on the port any more."""
         sim = SimulatorServer(hand_built, token=TOKEN)
@@ -849,12 +861,3 @@ class TestFaultsOverHTTP:
             sim.faults.clear()
             up = client.get(sim.logio_url, headers=AUTH).status_code
         assert (down, up) == (503, 200)
-
-
-class TestDocstrings:
-    @pytest.mark.parametrize(
-        "module", [names, shifts, scenario, render, handler, faults, effects, server]
-    )
-    def test_examples_hold(self, module: object) -> None:
-        """The examples in the simulator's docstrings are true."""
-        assert doctest.testmod(module).failed == 0  # type: ignore[arg-type]

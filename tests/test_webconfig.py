@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
-import ipaddress
 import os
 import signal
 import socket
@@ -27,10 +25,7 @@ import bcrypt
 import httpx
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from certs import issue, write_pem
 from harness import ExporterProcess, free_port, parse_samples, value, write_config
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -62,52 +57,6 @@ def basic(user: str, password: str) -> str:
 
 # --- certificates -------------------------------------------------------------------------
 
-Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
-CA_USAGE = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-LEAF_USAGE = x509.ExtendedKeyUsage(
-    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-)
-LOOPBACK = x509.SubjectAlternativeName(
-    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-)
-
-
-def issue(name: str, issuer: Issued | None = None) -> Issued:
-    """A CA certificate when no issuer is given; else a leaf signed by it, for 127.0.0.1."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    signer_cert, signer_key = issuer if issuer else (None, key)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(signer_cert.subject if signer_cert else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), False
-        )
-    )
-    if issuer is None:
-        builder = builder.add_extension(CA_USAGE, critical=True)
-    else:
-        builder = builder.add_extension(LEAF_USAGE, False).add_extension(LOOPBACK, False)
-    return builder.sign(signer_key, hashes.SHA256()), key
-
 
 @dataclass(frozen=True)
 class PKI:
@@ -138,15 +87,8 @@ def _pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
         "client": issue("prometheus", clients_ca),
         "stranger": issue("stranger", ca),
     }
-    for name, (cert, key) in issued.items():
-        (folder / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (folder / f"{name}.key").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+    for name, pair in issued.items():
+        write_pem(pair, folder, name)
     return PKI(folder)
 
 

@@ -4,6 +4,10 @@
 ...     server.url.startswith("http://127.0.0.1:")
 True
 
+Given a certificate (``cert_file``, and ``key_file`` unless the key is in it) it serves
+HTTPS instead, as Cention does, so clients are tested against certificates they do not
+trust yet: a self-signed one, or one from a private CA.
+
 Each request is planned (``handle`` under the active faults) at the clock's current time,
 in its own daemon thread, so a slow client never blocks the others or keeps the process
 alive. Only this module sleeps, cuts bodies short or resets connections. Request lines go
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -54,11 +59,14 @@ class SimulatorServer:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         faults: FaultSchedule | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
     ) -> None:
         self.scenario, self.workspace = scenario, workspace
         self.faults = FaultSchedule() if faults is None else faults
         self._token, self._clock = token, clock
         self._address = (host, port)
+        self._certificate = None if cert_file is None else (cert_file, key_file)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -71,7 +79,8 @@ class SimulatorServer:
     def url(self) -> str:
         """Base URL to which a client appends ``/s/{workspace}/capi/custom/logio``."""
         host = _WILDCARDS.get(self._address[0], self._address[0])
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        scheme = "http" if self._certificate is None else "https"
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def logio_url(self) -> str:
@@ -82,7 +91,7 @@ class SimulatorServer:
         """Bind and serve from a daemon thread; returns once connections are accepted."""
         if self._httpd is not None:
             raise RuntimeError("simulator already started")
-        self._httpd = _HTTPServer(self._address, self._plan)
+        self._httpd = _HTTPServer(self._address, self._plan, self._tls_context())
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": _STOP_POLL},
@@ -126,6 +135,13 @@ class SimulatorServer:
             now=now,
         )
 
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self._certificate is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self._certificate)
+        return context
+
     def _bound(self) -> _HTTPServer:
         if self._httpd is None:
             raise RuntimeError("simulator not started")
@@ -144,12 +160,30 @@ def serve(server: SimulatorServer, stop: threading.Event | None = None) -> None:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], planner: Planner) -> None:
-        self.planner = planner
+    def __init__(
+        self, address: tuple[str, int], planner: Planner, tls: ssl.SSLContext | None
+    ) -> None:
+        self.planner, self.tls = planner, tls
         self.stopping = threading.Event()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _RequestHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """With TLS, the handshake runs here, in the connection's own thread."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(_RequestHandler.timeout)
+        try:
+            connection = self.tls.wrap_socket(request, server_side=True)
+        except OSError:  # ssl.SSLError included: a client that distrusts the certificate
+            log.debug("logio simulator TLS handshake with %s failed", client_address, exc_info=True)
+            return
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            self.shutdown_request(connection)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-response is routine: debug, not a stderr traceback."""
