@@ -741,6 +741,18 @@ class TestSystemd:
         assert unit["Unit"]["After"] == ["network-online.target"]
         assert unit["Install"] == {"WantedBy": ["multi-user.target"]}
 
+    def test_documentation_is_what_the_install_steps_install(self):
+        """Documentation= names the files that the header's and the README's steps install."""
+        text = UNIT.read_text(encoding="utf-8")
+        (documentation,) = parse_unit(text)["Unit"]["Documentation"]
+        ((directory, sources),) = re.findall(r"^#   install -D -m 0644 -t (\S+) (.+)$", text, re.M)
+        assert documentation.split() == [
+            f"file:{directory}/{PurePosixPath(source).name}" for source in sources.split()
+        ]
+        assert [s for s in sources.split() if not (ROOT / s).is_file()] == []
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        assert f"\ninstall -D -m 0644 -t {directory} {sources}\n" in readme
+
     @needs("systemd-analyze")
     def test_systemd_analyze_verify_accepts_the_unit(self, tmp_path):
         """systemd-analyze verify reports nothing about the unit."""
