@@ -1,8 +1,9 @@
-"""README.md states what the exporter does: the configuration table's defaults."""
+"""README.md states what the exporter does: the quick start, the configuration table."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ def with_key(key: str, value: object) -> dict[str, Any]:
     if section_name == "workspaces[]":
         return {"workspaces": [WORKSPACE | {name: value}]}
     return {"workspaces": [WORKSPACE], section_name: {name: value}}
+
+
+class TestQuickStart:
+    def test_state_file_snippet_is_valid(self):
+        """The quick start's state snippet is accepted and sets state.file."""
+        snippets = re.findall(
+            r"```yaml\n(.*?)```", section("Quick start against a real Cention"), re.S
+        )
+        (state,) = [yaml.safe_load(textwrap.dedent(s)) for s in snippets if "state:" in s]
+        assert parse({"workspaces": [WORKSPACE], **state}).state.file == "cention.state.json"
 
 
 class TestConfigTable:
