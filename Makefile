@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test tools lint typecheck unit bench clean
+.PHONY: demo test tools lint typecheck unit bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: tools lint typecheck unit
 # Benchmarks print each figure beside its floor measured in the same run; not part of test.
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks
+
+# The wheel to install elsewhere (systemd, a venv on a server): dist/*.whl, built offline
+# from this tree with the venv's setuptools.
+wheel: $(VENV)/.installed
+	rm -f dist/cention_logio_exporter-*.whl
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

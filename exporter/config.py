@@ -29,7 +29,7 @@ from exporter.validate import (
     get,
     mapping,
     parse_duration,
-    positive_int,
+    positive_size,
     string,
     yaml_problem,
 )
@@ -180,7 +180,7 @@ def _poll(section: Mapping[str, Any], problems: list[str]) -> PollConfig:
         lookback=get(section, "poll.lookback", at_least(1.0), d.lookback, problems),
         max_window=get(section, "poll.max_window", at_least(1.0), d.max_window, problems),
         max_response_bytes=get(
-            section, "poll.max_response_bytes", positive_int, d.max_response_bytes, problems
+            section, "poll.max_response_bytes", positive_size, d.max_response_bytes, problems
         ),
     )
     if poll.lookback < poll.overlap:

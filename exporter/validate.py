@@ -39,6 +39,39 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"expected a duration like 500ms, 30s, 5m, 7d, got {value!r}")
 
 
+_SIZE_UNITS = {
+    "B": 1,
+    "kB": 1000,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+}
+_SIZE = re.compile(r"(\d+)(B|[kKMGT]B|[KMGT]iB)?")
+
+
+def parse_size(value: object) -> int:
+    """``"512KiB"``, ``"256MiB"``, ``"1GiB"``, ``"10MB"`` or a plain number of bytes.
+
+    ``KiB``, ``MiB``, ``GiB`` and ``TiB`` are powers of 1024; ``kB`` (or ``KB``), ``MB``,
+    ``GB`` and ``TB`` powers of 1000, as their names say.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value!r}")
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f"expected a size like 512KiB, 256MiB, 10MB or a number of bytes, got {value!r}"
+        )
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2) or "B"]
+
+
 def format_duration(seconds: float) -> str:
     for unit in ("w", "d", "h", "m", "s"):
         if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
@@ -122,6 +155,13 @@ def at_least(minimum: float) -> Callable[[object], float]:
         return seconds
 
     return convert
+
+
+def positive_size(value: object) -> int:
+    size = parse_size(value)
+    if size == 0:
+        raise ValueError(f"must be at least 1 byte, got {value!r}")
+    return size
 
 
 def positive_int(value: object) -> int:

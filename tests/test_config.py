@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from exporter.config import (
     DEFAULT_BUCKETS,
@@ -369,17 +370,23 @@ class TestDurations:
             ),
             pytest.param(
                 {"max_response_bytes": 0},
-                ["poll.max_response_bytes: expected a positive whole number, got 0"],
+                ["poll.max_response_bytes: must be at least 1 byte, got 0"],
                 id="max-bytes-zero",
             ),
             pytest.param(
-                {"max_response_bytes": "1MB"},
-                ["poll.max_response_bytes: expected a positive whole number, got '1MB'"],
+                {"max_response_bytes": "1 MB"},
+                [
+                    "poll.max_response_bytes: expected a size like 512KiB, 256MiB, 10MB "
+                    "or a number of bytes, got '1 MB'"
+                ],
                 id="max-bytes-string",
             ),
             pytest.param(
                 {"max_response_bytes": True},
-                ["poll.max_response_bytes: expected a positive whole number, got True"],
+                [
+                    "poll.max_response_bytes: expected a size like 512KiB, 256MiB, 10MB "
+                    "or a number of bytes, got True"
+                ],
                 id="max-bytes-bool",
             ),
         ],
@@ -387,6 +394,12 @@ class TestDurations:
     def test_bad_poll_values(self, poll: dict[str, object], problems: list[str]) -> None:
         """A bad poll duration is reported with its key and the reason."""
         assert problems_of({"workspaces": [workspace()], "poll": poll}) == problems
+
+    def test_max_response_bytes_takes_a_size(self) -> None:
+        """poll.max_response_bytes reads a size with a unit from the YAML file."""
+        data = yaml.safe_load("poll:\n  max_response_bytes: 256MiB\n")
+        config = parse({"workspaces": [workspace()], **data})
+        assert config.poll.max_response_bytes == 256 * 1024 * 1024
 
     def test_forget_agent_after(self) -> None:
         """metrics.forget_agent_after is a duration of at least a second."""

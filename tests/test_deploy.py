@@ -8,6 +8,7 @@ kubectl, when installed, check the unit file and build the kustomization for rea
 
 from __future__ import annotations
 
+import importlib.resources
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from fnmatch import fnmatch
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,9 +30,11 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
+from harness import run_exporter, write_config
 
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS, parse_config, parse_listen_address
+from exporter.simulator import Scenario, SimulatorServer
 
 
 def needs(tool: str) -> pytest.MarkDecorator:
@@ -293,6 +297,40 @@ def bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
     return mounts
 
 
+def compose_schema() -> dict[str, Any]:
+    """The Compose Specification's JSON schema, as the check-jsonschema package ships it."""
+    vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    return dict(json.loads(vendor.joinpath("compose-spec.json").read_text(encoding="utf-8")))
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    """Every message of validating ``document`` against the Compose schema, sorted."""
+    schema = compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return sorted(error.message for error in validator.iter_errors(document))
+
+
+def healthcheck_program(service: dict[str, Any]) -> str:
+    """The Python program of a ``[CMD, python, -c, PROGRAM]`` healthcheck."""
+    command = service["healthcheck"]["test"]
+    assert command[:3] == ["CMD", "python", "-c"]
+    return str(command[3])
+
+
+def run_program(code: str) -> int:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30).returncode
+
+
+# The programs each image has to run a healthcheck with: the prom/* images are built on
+# busybox (wget), grafana's installs curl, and the exporter image is python:3.12-slim.
+IMAGE_PROGRAMS = {
+    "cention-logio-exporter": "python",
+    "prom/prometheus": "wget",
+    "prom/alertmanager": "wget",
+    "grafana/grafana": "curl",
+}
+
+
 @pytest.fixture(name="compose")
 def _compose() -> dict[str, Any]:
     return load_yaml(DEPLOY / "docker-compose.yml")
@@ -454,6 +492,103 @@ class TestCompose:
             name: ["cention"] for name in services
         }
 
+    def test_matches_the_compose_specification(self, compose):
+        """The file validates against the Compose Specification's JSON schema."""
+        assert schema_errors(compose) == []
+
+    def test_schema_rejects_a_misspelt_key(self, compose):
+        """The schema is strict: a misspelt service key or condition fails validation."""
+        compose["services"]["exporter"]["read_onyl"] = True
+        compose["services"]["grafana"]["depends_on"]["prometheus"]["condition"] = "healthy"
+        errors = schema_errors(compose)
+        assert any("'read_onyl' was unexpected" in message for message in errors), errors
+        assert any("is not valid under any of the given schemas" in m for m in errors), errors
+
+    def test_every_service_has_a_healthcheck(self, services):
+        """Each service runs a check every 10 s, with a timeout, retries and a start period."""
+        timings = {
+            name: {k: v for k, v in s["healthcheck"].items() if k != "test"}
+            for name, s in services.items()
+        }
+        expected = {"interval": "10s", "timeout": "5s", "retries": 3, "start_period": "20s"}
+        assert timings == {name: expected for name in services}
+
+    def test_healthchecks_ask_each_services_own_endpoint(self, services):
+        """Each check asks the service's health or readiness endpoint on its own port."""
+        tests = {name: s["healthcheck"]["test"] for name, s in services.items()}
+        assert {name: test[-1] for name, test in tests.items() if test[1] != "python"} == {
+            "prometheus": "http://127.0.0.1:9090/-/ready",
+            "alertmanager": "http://127.0.0.1:9093/-/ready",
+            "grafana": "http://127.0.0.1:3000/api/health",
+        }
+        assert tests["prometheus"] == ["CMD", "wget", "-q", "--spider", tests["prometheus"][-1]]
+        assert tests["alertmanager"][:4] == ["CMD", "wget", "-q", "--spider"]
+        assert tests["grafana"][:5] == ["CMD", "curl", "-fsS", "-o", "/dev/null"]
+        assert "'http://127.0.0.1:8080/'" in healthcheck_program(services["simulator"])
+        assert "'http://127.0.0.1:9863/healthz'" in healthcheck_program(services["exporter"])
+
+    def test_healthchecks_use_a_program_the_image_ships(self, services):
+        """No check calls a program its image lacks (curl is not in prom/* nor in slim)."""
+        used = {name: s["healthcheck"]["test"][1] for name, s in services.items()}
+        assert used == {
+            name: IMAGE_PROGRAMS[s["image"].partition(":")[0]] for name, s in services.items()
+        }
+
+    def test_every_dependency_waits_until_healthy(self, services):
+        """A service starts only once each service it needs passes its healthcheck."""
+        depends = {name: s.get("depends_on", {}) for name, s in services.items()}
+        assert {name: sorted(d) for name, d in depends.items()} == {
+            "simulator": [],
+            "exporter": ["simulator"],
+            "prometheus": ["alertmanager", "exporter"],
+            "alertmanager": [],
+            "grafana": ["prometheus"],
+        }
+        conditions = [c for d in depends.values() for c in d.values()]
+        assert conditions == [{"condition": "service_healthy"}] * 4
+
+    @pytest.mark.parametrize("name", ["exporter", "simulator"])
+    def test_runs_on_a_read_only_root_without_privileges(self, services, name):
+        """The exporter image runs read-only, with every capability dropped, no new privileges."""
+        service = services[name]
+        hardening = {k: service.get(k) for k in ("read_only", "cap_drop", "security_opt")}
+        assert hardening == {
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+        }
+
+    def test_exporter_writes_only_to_the_state_volume(self, services, compose_config):
+        """On its read-only root, the exporter's one writable place is the state volume."""
+        exporter = services["exporter"]
+        writable = [v for v in exporter["volumes"] if not v.endswith(":ro")]
+        assert writable == ["exporter-state:" + STATE_DIR]
+        assert "tmpfs" not in exporter
+        assert PurePosixPath(compose_config["state"]["file"]).parent == PurePosixPath(STATE_DIR)
+
+    def test_simulator_healthcheck_follows_the_simulator(self, services):
+        """The simulator's check passes while it serves and fails once it has stopped."""
+        code = healthcheck_program(services["simulator"])
+        with SimulatorServer(
+            Scenario(start=int(time.time()), agents=3, seed=1), token="t0ken"
+        ) as simulator:
+            port_code = code.replace(":8080/", f":{simulator.port}/")
+            assert run_program(port_code) == 0
+        assert run_program(port_code) == 1
+
+    def test_exporter_healthcheck_follows_the_exporter(self, services, tmp_path):
+        """The exporter's check passes against a running exporter and fails once it stopped."""
+        code = healthcheck_program(services["exporter"])
+        with SimulatorServer(
+            Scenario(start=int(time.time()), agents=3, seed=1), token="t0ken"
+        ) as simulator:
+            workspace = {"workspace": "demo", "api_url": simulator.url, "token": "t0ken"}
+            config = write_config(tmp_path / "config.yaml", [workspace])
+            with run_exporter(config) as exporter:
+                port_code = code.replace(":9863/", f":{exporter.port}/")
+                assert run_program(port_code) == 0
+            assert run_program(port_code) == 1
+
     def test_published_ports_listen_on_loopback_only(self, services):
         """Host ports are bound to 127.0.0.1; the simulator publishes none."""
         ports = {name: s.get("ports", []) for name, s in services.items()}
@@ -605,6 +740,18 @@ class TestSystemd:
         assert unit["Unit"]["Wants"] == ["network-online.target"]
         assert unit["Unit"]["After"] == ["network-online.target"]
         assert unit["Install"] == {"WantedBy": ["multi-user.target"]}
+
+    def test_documentation_is_what_the_install_steps_install(self):
+        """Documentation= names the files that the header's and the README's steps install."""
+        text = UNIT.read_text(encoding="utf-8")
+        (documentation,) = parse_unit(text)["Unit"]["Documentation"]
+        ((directory, sources),) = re.findall(r"^#   install -D -m 0644 -t (\S+) (.+)$", text, re.M)
+        assert documentation.split() == [
+            f"file:{directory}/{PurePosixPath(source).name}" for source in sources.split()
+        ]
+        assert [s for s in sources.split() if not (ROOT / s).is_file()] == []
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        assert f"\ninstall -D -m 0644 -t {directory} {sources}\n" in readme
 
     @needs("systemd-analyze")
     def test_systemd_analyze_verify_accepts_the_unit(self, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,7 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 ALERTMANAGER_CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 RULE_TESTS = sorted((ROOT / "tests" / "rules").glob("*.yml"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
-RUNBOOK_URL = (
-    "https://github.com/cention-logio-exporter/cention-logio-exporter/blob/main/docs/runbook.md"
-)
+ALERTS_TEXT = (PROMETHEUS / "alerts.yml").read_text(encoding="utf-8")
 ALERTS = [
     "CentionExporterDown",
     "CentionLogioDown",
@@ -53,6 +52,20 @@ def rules(file: str) -> list[dict[str, Any]]:
 
 def alert_rules() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for rule in rules("alerts.yml")}
+
+
+def runbook_address(text: str = ALERTS_TEXT) -> str:
+    """The runbook's address, set once on the EDIT line in the header of alerts.yml."""
+    (address,) = re.findall(r"^#   EDIT runbook address: (\S+)$", text, flags=re.MULTILINE)
+    return str(address)
+
+
+def header_commands(text: str = ALERTS_TEXT) -> str:
+    """The shell commands the header of alerts.yml gives to change the runbook's address."""
+    header = text.partition("\ngroups:")[0]
+    (sed,) = re.findall(r"^#   (sed -i .*\\\n#     .*)$", header, flags=re.MULTILINE)
+    (build,) = re.findall(r"^#   (python deploy/kubernetes/\S+)$", header, flags=re.MULTILINE)
+    return sed.replace("\\\n#     ", "") + "\n" + build + "\n"
 
 
 def github_anchor(heading: str) -> str:
@@ -160,8 +173,46 @@ class TestRuleFiles:
     def test_runbook_url_points_at_the_alerts_section(self, name):
         """The runbook URL is the alert's own section of docs/runbook.md, which exists."""
         url = alert_rules()[name]["annotations"]["runbook_url"]
-        assert url == f"{RUNBOOK_URL}#{name.lower()}"
+        assert url == f"{runbook_address()}#{name.lower()}"
         assert name.lower() in runbook_anchors()
+
+    def test_runbook_address_is_written_only_where_the_header_says(self):
+        """The address stands on its EDIT line, in the sed command and in each runbook_url."""
+        address = runbook_address()
+        assert ALERTS_TEXT.count(address) == 2 + len(ALERTS)
+        assert f"sed -i 's|{address}|NEW_ADDRESS|'" in ALERTS_TEXT
+        urls = re.findall(r"runbook_url: (\S+)", ALERTS_TEXT)
+        assert urls == [f"{address}#{name.lower()}" for name in ALERTS]
+
+    def test_header_commands_move_every_link_to_a_new_address(self, tmp_path, promtool):
+        """The header's commands, run as written, move every link; the rule tests still pass."""
+        for name in ("deploy/prometheus", "deploy/kubernetes", "tests/rules"):
+            shutil.copytree(ROOT / name, tmp_path / name)
+        new = "https://wiki.example.org/sre/cention-runbook"
+        script = header_commands().replace("NEW_ADDRESS", new)
+        result = subprocess.run(
+            ["bash", "-euc", script.replace("python deploy/", f"{sys.executable} deploy/")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        moved = (tmp_path / "deploy/prometheus/alerts.yml").read_text(encoding="utf-8")
+        assert runbook_address(moved) == new
+        assert re.findall(r"runbook_url: (\S+)", moved) == [
+            f"{new}#{name.lower()}" for name in ALERTS
+        ]
+        assert runbook_address() not in moved
+        linked = [ROOT / "deploy/kubernetes/prometheusrule.yaml", *RULE_TESTS]
+        for path in [p for p in linked if runbook_address() in p.read_text(encoding="utf-8")]:
+            text = (tmp_path / path.relative_to(ROOT)).read_text(encoding="utf-8")
+            assert (runbook_address() in text, f"{new}#" in text) == (False, True), path
+        files = [str(path.relative_to(ROOT)) for path in RULE_TESTS]
+        tested = subprocess.run(
+            [promtool, "test", "rules", *files], cwd=tmp_path, capture_output=True, timeout=300
+        )
+        assert tested.returncode == 0, tested.stdout
 
     def test_severities(self):
         """Outages and an unstaffed center are critical; the rest warn or inform."""
