@@ -97,20 +97,25 @@ def load_yaml(path: str | os.PathLike[str]) -> object:
     except UnicodeDecodeError as exc:
         problem = f"{source}: not UTF-8 text (byte {exc.start + 1})"
         raise ConfigError([problem], source) from None
-    loader = _Loader(text)
+    try:
+        return _construct(text)
+    except yaml.YAMLError as exc:
+        problem = yaml_problem(exc)
+    except RecursionError:
+        problem = "values nested too deeply"
+    raise ConfigError([f"{source}: not valid YAML: {problem}"], source)
+
+
+def _construct(text: str) -> object:
+    loader = _Loader(text)  # the reader refuses control characters already here
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         _check_aliases(node)
         return loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        problem = yaml_problem(exc)
-    except RecursionError:
-        problem = "values nested too deeply"
     finally:
         loader.dispose()
-    raise ConfigError([f"{source}: not valid YAML: {problem}"], source)
 
 
 def _check_aliases(root: Node) -> None:
@@ -150,7 +155,8 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.reader.ReaderError):
         return f"{exc.reason} (character {exc.position + 1})"
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or "syntax error"
+    parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
+    problem = ", ".join(part for part in parts if part) or "syntax error"
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
