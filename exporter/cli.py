@@ -1,244 +1,113 @@
-"""Command line: parse flags, wire objects, handle signals. No logic of its own.
+"""Command line: the parser built from each command's module, dispatch, and shared wiring.
 
-Flags follow the Prometheus exporters' style (``--config.file``,
-``--web.listen-address``) and override the config file.
+Each command's flags live in its module under ``exporter.commands``. Here are only the
+parts several commands share: logging set-up, the one config loader (config file, flag
+overrides, web config, token redaction), serving, and signals. Flags follow the
+Prometheus exporters' style (``--config.file``, ``--web.listen-address``) and override
+the config file.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
-import os
 import signal
+import socket
 import stat
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import TypeVar
+from types import FrameType, TracebackType
 
 from exporter import __version__, logs
-from exporter.commands import backfill, history, query
-from exporter.commands.openmetrics import Grid
-from exporter.config import (
-    DEFAULT_CONFIG_FILE,
-    Config,
-    PollConfig,
-    Secret,
-    WebConfig,
-    WorkspaceConfig,
-    load_config,
-    parse_listen_address,
-)
+from exporter.commands import backfill, check_config, demo, flags, history, query, run, simulate
+from exporter.config import Config, WebConfig, WorkspaceConfig, load_config, web_flags, with_web
 from exporter.daemon import Exporter
-from exporter.errors import ConfigError, ExporterError
-from exporter.simulator import FaultSchedule, Scenario, SimulatorServer, parse_faults
+from exporter.errors import ConfigError
+from exporter.simulator import SimulatorServer
 from exporter.web.server import ExporterServer, Reload
 from exporter.web.webconfig import WebSecurity, load_web_security
 
 log = logging.getLogger("exporter")
-T = TypeVar("T")
+Dispatch = Callable[[argparse.Namespace, logs.Redactor], int]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    sys.exit(args.func(args))
+    redactor = logs.setup(args.log_level, args.log_format)
+    sys.exit(args.dispatch(args, redactor))
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cention-logio-exporter",
-        description="Prometheus exporter for Cention Contact Center's logio API.",
+    top = argparse.ArgumentParser(
+        prog=flags.PROG, description="Prometheus exporter for Cention Contact Center's logio API."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = commands.add_parser("run", help="poll the logio API and serve /metrics")
-    _config_flag(run)
-    run.add_argument("--web.listen-address", dest="listen_address", metavar="HOST:PORT")
-    run.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH")
-    run.add_argument("--web.config.file", dest="web_config_file", metavar="PATH")
-    _log_flags(run)
-    run.set_defaults(func=cmd_run)
-
-    check = commands.add_parser("check-config", help="validate a config file and exit")
-    _config_flag(check)
-    check.set_defaults(func=cmd_check_config)
-
-    simulate = commands.add_parser("simulate", help="serve a fake logio API")
-    simulate.add_argument("--listen-address", default="127.0.0.1:8080", metavar="HOST:PORT")
-    simulate.add_argument(
-        "--faults",
-        type=_fault_spec,
-        default="",
-        metavar="SPEC",
-        help="KIND[:SECONDS]@OFFSET+DURATION,... from the start, e.g. 503@60+30,hang:20@120+60",
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    entries: tuple[tuple[Callable[[flags.Subparsers], argparse.ArgumentParser], Dispatch], ...] = (
+        (run.add_parser, _run),
+        (check_config.add_parser, _check_config),
+        (simulate.add_parser, _simulate),
+        (demo.add_parser, _demo),
+        (backfill.add_parser, _backfill),
+        (query.add_parser, _query),
     )
-    _simulator_flags(simulate)
-    _log_flags(simulate)
-    simulate.set_defaults(func=cmd_simulate)
-
-    demo = commands.add_parser("demo", help="run the simulator and the exporter together")
-    demo.add_argument("--listen-address", default="127.0.0.1:9863", metavar="HOST:PORT")
-    demo.add_argument(
-        "--simulator.listen-address",
-        dest="sim_address",
-        default="127.0.0.1:9864",
-        metavar="HOST:PORT",
-    )
-    _simulator_flags(demo, agents=200)
-    _log_flags(demo)
-    demo.set_defaults(func=cmd_demo)
-    _backfill_parser(commands)
-    _query_parser(commands)
-    return parser
+    for add_parser, dispatch in entries:
+        add_parser(commands).set_defaults(dispatch=dispatch)
+    return top
 
 
-def _config_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config.file",
-        dest="config_file",
-        default=DEFAULT_CONFIG_FILE,
-        metavar="PATH",
-        help="default: %(default)s",
-    )
+# The one loader.
 
 
-def _log_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log.level", dest="log_level", default="info", choices=list(logs.LEVELS))
-    parser.add_argument(
-        "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
-    )
+@dataclass(frozen=True)
+class Loaded:
+    """What ``run`` starts with: the config, the flags applied, and its web config."""
+
+    config: Config
+    security: WebSecurity | None
 
 
-def _simulator_flags(parser: argparse.ArgumentParser, agents: int = 50) -> None:
-    parser.add_argument("--agents", type=int, default=agents, help="default: %(default)s")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workspace", default="demo")
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("CENTION_TOKEN", "demo-token"),
-        help="token to accept (default: $CENTION_TOKEN or demo-token)",
-    )
+def load(args: argparse.Namespace, redactor: logs.Redactor, *, web: bool = True) -> Loaded:
+    """The web flags, the config file with them applied, then the web config it names.
 
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config_file)
-    except ConfigError as exc:
-        _print_problems(args.config_file, exc)
-        return 1
-    names = ", ".join(w.workspace for w in config.workspaces)
-    print(f"{args.config_file}: OK ({len(config.workspaces)} workspaces: {names})")
-    return 0
-
-
-def _print_problems(path: str, exc: ConfigError) -> None:
-    print(f"{path}: invalid configuration:", file=sys.stderr)
-    for problem in exc.problems:
-        print(f"  {problem}", file=sys.stderr)
-
-
-def _load(args: argparse.Namespace) -> Config:
-    """The config file with the command line's overrides applied."""
-    config = load_config(args.config_file)
-    web = config.web
-    overrides = {
-        "listen_address": args.listen_address,
-        "telemetry_path": args.telemetry_path,
-        "config_file": args.web_config_file,
-    }
-    web = dataclasses.replace(web, **{k: v for k, v in overrides.items() if v is not None})
-    return dataclasses.replace(config, web=web)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    redactor = logs.setup(args.log_level, args.log_format)
-    try:
-        config = _load(args)
-    except ConfigError as exc:
-        _print_problems(args.config_file, exc)
-        return 1
+    Every value goes through the config's own checks, so ``check-config``, ``run`` and a
+    reload accept the same; ``ConfigError`` otherwise, its ``source`` naming the file (None:
+    the flags). ``web=False`` (backfill, query: nothing served) skips the web parts, whose
+    server key may be unreadable to whoever runs a one-shot command. Each token becomes
+    known to ``redactor``, which forgets none, since a stopping poller may still log.
+    """
+    keys = web_flags(flags.web_given(args)) if web else {}
+    config = with_web(load_config(args.config_file), keys)
+    redactor.update((*redactor.secrets, *(w.token.reveal() for w in config.workspaces)))
     security = None
-    if config.web.config_file is not None:
-        try:
-            security = load_web_security(config.web.config_file)
-        except ConfigError as exc:
-            _print_problems(config.web.config_file, exc)
-            return 1
-        log.info("web config %s: %s", config.web.config_file, security.describe())
-        if security.auth is not None and security.context is None:
-            log.warning("basic_auth_users without tls_server_config: passwords go in clear text")
-    redactor.update(w.token.reveal() for w in config.workspaces)
-    _warn_about(config, args.config_file)
-    exporter = Exporter(config)
+    if web and config.web.config_file is not None:
+        security = load_web_security(config.web.config_file)
+    return Loaded(config, security)
 
-    def reload() -> str | None:
-        try:
-            new = _load(args)
-        except ConfigError as exc:
-            log.error("reload failed, keeping the running config: %s", exc)
-            return f"reload failed: {exc}"
-        redactor.update(w.token.reveal() for w in (*config.workspaces, *new.workspaces))
-        _warn_about(new, args.config_file)
-        exporter.apply(new)
-        log.info("configuration reloaded")
+
+def _loaded(
+    args: argparse.Namespace, redactor: logs.Redactor, *, web: bool = True
+) -> Loaded | None:
+    """``load`` at a command's start: None once its problems are printed."""
+    try:
+        return load(args, redactor, web=web)
+    except ConfigError as exc:
+        _print_problems(args, exc)
         return None
 
-    return _serve(exporter, config, reload, security)
 
-
-def _serve(
-    exporter: Exporter,
-    config: Config,
-    reload: Reload | None,
-    security: WebSecurity | None = None,
-) -> int:
-    try:
-        server = ExporterServer(
-            config.web.listen_address,
-            exporter.registry,
-            telemetry_path=config.web.telemetry_path,
-            not_ready=exporter.state.not_ready,
-            reload=reload,
-            security=security,
-        )
-    except OSError as exc:
-        log.error("cannot listen on %s: %s", config.web.listen_address, exc.strerror)
-        return 1
-    exporter.start()
-    server.start()
-    log.info(
-        "listening on %s, telemetry at %s", config.web.listen_address, config.web.telemetry_path
-    )
-    _wait_for_signals(reload)
-    log.info("shutting down")
-    server.shutdown()
-    exporter.stop()
-    return 0
-
-
-def _wait_for_signals(reload: Reload | None) -> None:
-    """Block until SIGTERM or SIGINT; SIGHUP reloads the config meanwhile."""
-    wake, received = threading.Event(), list[int]()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        wake.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, handler)
-    while True:
-        wake.wait()
-        wake.clear()
-        while received:
-            if received.pop(0) != signal.SIGHUP:
-                return
-            if reload is not None:
-                reload()
+def _print_problems(args: argparse.Namespace, exc: ConfigError) -> None:
+    """A file's problems under its name; a flag's in one line each, as argparse writes."""
+    if exc.source is None:
+        for problem in exc.problems:
+            flags.error(args, f"argument {problem}")
+        return
+    print(f"{exc.source}: invalid configuration:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
 
 
 def _warn_about(config: Config, config_file: str) -> None:
@@ -265,189 +134,186 @@ def _readable_by_others(path: str) -> bool:
         return False
 
 
-def _fault_spec(spec: str) -> str:
-    """Check ``--faults`` while parsing; its offsets count from the simulator's start."""
-    try:
-        parse_faults(spec, origin=0)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return spec
+# The commands.
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    logs.setup(args.log_level, args.log_format)
-    host, port = parse_listen_address(args.listen_address)
-    start = time.time()
-    scenario = Scenario(agents=args.agents, seed=args.seed, start=int(start))
-    faults = FaultSchedule(parse_faults(args.faults, origin=start))
-    with SimulatorServer(
-        scenario, token=args.token, workspace=args.workspace, host=host, port=port, faults=faults
-    ) as simulator:
-        print(
-            f"logio simulator: {simulator.url}/s/{args.workspace}/capi/custom/logio "
-            f"({args.agents} agents)",
-            flush=True,
-        )
-        _wait_for_signals(None)
+def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    loaded = _loaded(args, redactor)
+    if loaded is None:
+        return 1
+    security, web = loaded.security, loaded.config.web
+    if security is not None:
+        log.info("web config %s: %s", web.config_file, security.describe())
+        if security.auth is not None and security.context is None:
+            log.warning("basic_auth_users without tls_server_config: passwords go in clear text")
+    _warn_about(loaded.config, args.config_file)
+    exporter = Exporter(loaded.config)
+    one_at_a_time = threading.Lock()  # SIGHUP in the main thread, POST /-/reload in another
+
+    def reload() -> str | None:
+        with one_at_a_time:
+            try:
+                new = load(args, redactor)
+            except ConfigError as exc:
+                log.error("reload failed, keeping the running config: %s", exc)
+                return f"reload failed: {exc}"
+            _warn_about(new.config, args.config_file)
+            if new.config.web != web:
+                log.warning("the web settings changed: they take effect at the next start")
+            exporter.apply(new.config)
+            log.info("configuration reloaded")
+            return None
+
+    return _serve(exporter, web, security, reload)
+
+
+def _check_config(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    loaded = _loaded(args, redactor)
+    if loaded is None:
+        return 1
+    print(check_config.summary(args.config_file, loaded.config, loaded.security))
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    logs.setup(args.log_level, args.log_format)
-    sim_host, sim_port = parse_listen_address(args.sim_address)
-    scenario = Scenario(agents=args.agents, seed=args.seed, start=int(time.time()))
-    with SimulatorServer(
-        scenario, token=args.token, workspace=args.workspace, host=sim_host, port=sim_port
-    ) as simulator:
-        config = demo_config(simulator.url, args.workspace, args.token, args.listen_address)
-        exporter = Exporter(config)
-        host, port = parse_listen_address(args.listen_address)
-        base = f"http://{host if host not in ('', '0.0.0.0') else '127.0.0.1'}:{port}"  # noqa: S104  # a URL to print, not a bind
-        print(
-            f"Simulated logio API: {simulator.url}/s/{args.workspace}/capi/custom/logio\n"
-            f"Exporter:            {base}/\n"
-            f"Metrics:             {base}/metrics\n"
-            "Agents log in and out as the simulated day goes on; Ctrl-C stops.",
-            flush=True,
-        )
-        return _serve(exporter, config, None)
-
-
-def demo_config(api_url: str, workspace: str, token: str, listen_address: str) -> Config:
-    """A config for the demo: the simulator, a short interval, a one-day lookback."""
-    return Config(
-        workspaces=(
-            WorkspaceConfig(
-                workspace=workspace, api_url=api_url, token=Secret(token), format="json"
-            ),
-        ),
-        poll=PollConfig(interval=5.0, lookback=86400.0),
-        web=WebConfig(listen_address=listen_address),
-    )
-
-
-def _backfill_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cmd = commands.add_parser("backfill", help="write past metrics as OpenMetrics for promtool")
-    _config_flag(cmd)
-    times = "YYYY-MM-DD (UTC midnight), an RFC 3339 time or unix seconds"
-    cmd.add_argument(
-        "--from",
-        dest="start",
-        required=True,
-        type=_flag(backfill.parse_time),
-        metavar="TIME",
-        help=times,
-    )
-    cmd.add_argument(
-        "--to",
-        dest="stop",
-        required=True,
-        type=_flag(backfill.parse_time),
-        metavar="TIME",
-        help=f"{times}; at most the live exporter's first scrape",
-    )
-    cmd.add_argument(
-        "--step",
-        type=_flag(backfill.parse_step),
-        default=60,
-        metavar="DURATION",
-        help="time between samples (default: 1m)",
-    )
-    _workspace_flag(cmd)
-    cmd.add_argument(
-        "--label",
-        dest="labels",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        type=_flag(backfill.parse_label),
-        help="add this label to every series, e.g. job=cention-logio; repeatable",
-    )
-    cmd.add_argument(
-        "--output",
-        required=True,
-        metavar="PATH",
-        help="the OpenMetrics file to write; - for standard output",
-    )
-    _log_flags(cmd)
-    cmd.set_defaults(func=cmd_backfill)
-
-
-def _query_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cmd = commands.add_parser("query", help="print who is logged in now, then exit")
-    _config_flag(cmd)
-    _workspace_flag(cmd)
-    cmd.add_argument("--output", default="table", choices=["table", "json"])
-    cmd.set_defaults(func=cmd_query)
-
-
-def _workspace_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace",
-        dest="workspaces",
-        action="append",
-        metavar="NAME",
-        help="only this workspace; repeatable (default: every one)",
-    )
-
-
-def _flag(convert: Callable[[str], T]) -> Callable[[str], T]:
-    """``convert`` for argparse: its ``ValueError`` becomes a usage error naming the flag."""
-
-    def checked(text: str) -> T:
+def _simulate(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    simulator = simulate.simulator(args, args.listen_address, args.faults)
+    with _Signals() as signals:
+        if not _started(simulator, args.listen_address):
+            return 1
         try:
-            return convert(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return checked
-
-
-def _load_for(args: argparse.Namespace, redactor: logs.Redactor) -> Config | None:
-    """The config file, its tokens known to ``redactor``; None once its problems are printed."""
-    try:
-        config = load_config(args.config_file)
-    except ConfigError as exc:
-        _print_problems(args.config_file, exc)
-        return None
-    redactor.update(w.token.reveal() for w in config.workspaces)
-    return config
-
-
-def cmd_backfill(args: argparse.Namespace) -> int:
-    redactor = logs.setup(args.log_level, args.log_format)
-    config = _load_for(args, redactor)
-    if config is None:
-        return 1
-    _warn_about(config, args.config_file)
-    try:
-        workspaces = history.select(config, args.workspaces)
-        grid = Grid.between(args.start, args.stop, args.step, time.time())
-    except ValueError as exc:
-        print(f"cention-logio-exporter backfill: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        backfill.run(config, workspaces, grid, args.output, dict(args.labels))
-    except (ExporterError, OSError) as exc:
-        log.error("backfill failed: %s", exc)
-        return 1
+            print(simulate.banner(simulator, args.agents), flush=True)
+            signals.wait(None)
+        finally:
+            simulator.stop()
     return 0
 
 
-def cmd_query(args: argparse.Namespace) -> int:
-    redactor = logs.setup("warn")
-    config = _load_for(args, redactor)
-    if config is None:
+def _demo(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    simulator = simulate.simulator(args, args.sim_address)
+    if not _started(simulator, args.sim_address):
         return 1
     try:
-        workspaces = history.select(config, args.workspaces)
+        config = demo.demo_config(simulator.url, args.workspace, args.token, args.listen_address)
+        print(demo.banner(simulator, args.listen_address), flush=True)
+        return _serve(Exporter(config), config.web, None, None)
+    finally:
+        simulator.stop()
+
+
+def _started(simulator: SimulatorServer, address: str) -> bool:
+    """Start ``simulator``; False once the reason it cannot is logged."""
+    try:
+        simulator.start()
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", address, exc.strerror)
+        return False
+    return True
+
+
+def _backfill(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    chosen = _one_shot(args, redactor)
+    if isinstance(chosen, int):
+        return chosen
+    _warn_about(chosen[0], args.config_file)
+    return backfill.main(args, *chosen)
+
+
+def _query(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    chosen = _one_shot(args, redactor)
+    if isinstance(chosen, int):
+        return chosen
+    return query.main(args, *chosen, redactor.scrub)
+
+
+def _one_shot(
+    args: argparse.Namespace, redactor: logs.Redactor
+) -> tuple[Config, tuple[WorkspaceConfig, ...]] | int:
+    """The config and the workspaces ``--workspace`` names, or the exit status once the
+    problem is printed."""
+    loaded = _loaded(args, redactor, web=False)
+    if loaded is None:
+        return 1
+    try:
+        return loaded.config, history.select(loaded.config, args.workspaces)
     except ValueError as exc:
-        print(f"cention-logio-exporter query: error: {exc}", file=sys.stderr)
+        flags.error(args, str(exc))
         return 2
-    rows, failures = query.query(config, workspaces, int(time.time()))
-    if len(failures) < len(workspaces):
-        render = query.render_json if args.output == "json" else query.render_table
-        sys.stdout.write(render(rows))
-    for failure in failures:
-        print(redactor.scrub(failure), file=sys.stderr)
-    return 1 if failures else 0
+
+
+# Serving and signals.
+
+
+def _serve(
+    exporter: Exporter, web: WebConfig, security: WebSecurity | None, reload: Reload | None
+) -> int:
+    """Serve until SIGTERM or SIGINT, reloading on SIGHUP; the state file is written last.
+
+    The signals are taken before the port opens: a SIGHUP sent as soon as ``/healthz``
+    answers reloads rather than ends the process.
+    """
+    with _Signals() as signals:
+        try:
+            server = ExporterServer(
+                web.listen_address,
+                exporter.registry,
+                telemetry_path=web.telemetry_path,
+                not_ready=exporter.state.not_ready,
+                reload=reload,
+                security=security,
+            )
+        except OSError as exc:
+            log.error("cannot listen on %s: %s", web.listen_address, exc.strerror)
+            return 1
+        exporter.start()
+        server.start()
+        log.info("listening on %s, telemetry at %s", web.listen_address, web.telemetry_path)
+        signals.wait(reload)
+        log.info("shutting down")
+        server.shutdown()
+        exporter.stop()
+    return 0
+
+
+class _Signals:
+    """SIGTERM, SIGINT and SIGHUP, handed to the main thread, from ``with`` to its end.
+
+    The handlers do nothing: ``signal.set_wakeup_fd`` has the interpreter write each
+    signal's number to a socket, whichever thread the signal reached, and ``wait`` reads it
+    in the main thread, where reloads and the shutdown run. A handler that takes a lock
+    (``threading.Event.set``) can find it held by the very code it interrupted, and wait on
+    itself for ever: a burst of SIGHUPs hung the exporter so.
+    """
+
+    STOP = frozenset((signal.SIGTERM, signal.SIGINT))
+
+    def __enter__(self) -> _Signals:
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._wakeup = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        self._handlers = {sig: signal.signal(sig, _received) for sig in (*self.STOP, signal.SIGHUP)}
+        return self
+
+    def wait(self, reload: Reload | None) -> None:
+        """Return at SIGTERM or SIGINT; reload at SIGHUP, once for a burst read at once."""
+        while True:
+            received = set(self._reader.recv(4096))
+            if received & self.STOP:
+                return
+            if reload is not None and signal.SIGHUP in received:
+                reload()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for sig, handler in self._handlers.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        signal.set_wakeup_fd(self._wakeup)
+        self._reader.close()
+        self._writer.close()
+
+
+def _received(signum: int, frame: FrameType | None) -> None:
+    """Nothing: the wakeup socket carries the signal to ``_Signals.wait``."""

@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-
-import yaml
 
 from exporter.errors import ConfigError
 from exporter.validate import (
@@ -27,11 +25,11 @@ from exporter.validate import (
     boolean,
     expand_env,
     get,
+    load_yaml,
     mapping,
     parse_duration,
     positive_size,
     string,
-    yaml_problem,
 )
 
 DEFAULT_CONFIG_FILE = "./config.yaml"
@@ -127,19 +125,20 @@ def parse_listen_address(value: str) -> tuple[str, int]:
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file; every problem lands in one ``ConfigError``."""
-    path = Path(path)
+    """Read and validate a config file; every problem lands in one ``ConfigError``.
+
+    Relative paths in the file (``token_file``, ``ca_file``, ``state.file``,
+    ``web.config_file``) start at the file's folder, wherever the exporter is started.
+    """
+    data = load_yaml(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {yaml_problem(exc)}"]) from None
-    return parse_config(data, os.environ if environ is None else environ, path.parent)
+        return parse_config(data, os.environ if environ is None else environ, Path(path).parent)
+    except ConfigError as exc:
+        raise exc.found_in(path) from None
 
 
 def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Config:
-    """Validate plain data (as loaded from YAML) into a ``Config``."""
+    """Validate plain data (as loaded from YAML); relative paths start at ``base_dir``."""
     problems: list[str] = []
     from_env = _tokens_from_env(data)
     data = expand_env(data, "", environ, problems)
@@ -147,24 +146,23 @@ def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Co
     root = mapping(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
     poll = _poll(mapping(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
     workspaces = _workspaces(root.get("workspaces"), base_dir, problems, from_env)
-    state = StateConfig(
-        file=get(
-            mapping(root.get("state"), "state.", ("file",), problems),
-            "state.file",
-            string,
-            None,
-            problems,
-        )
-    )
+    state = mapping(root.get("state"), "state.", ("file",), problems)
+    state_file = get(state, "state.file", _in(base_dir, string), None, problems)
     metrics = _metrics(
         mapping(root.get("metrics"), "metrics.", _fields(MetricsConfig), problems), problems
     )
-    web = _web(mapping(root.get("web"), "web.", _fields(WebConfig), problems), problems)
+    web = _web(mapping(root.get("web"), "web.", _fields(WebConfig), problems), base_dir, problems)
     # A key whose ${VAR} is unset already has its problem; what follows from "" is noise.
     problems = [p for p in problems if p.partition(":")[0] not in unset or "environment" in p]
     if problems:
         raise ConfigError(problems)
-    return Config(workspaces=workspaces, poll=poll, state=state, metrics=metrics, web=web)
+    return Config(
+        workspaces=workspaces,
+        poll=poll,
+        state=StateConfig(file=state_file),
+        metrics=metrics,
+        web=web,
+    )
 
 
 def _fields(cls: type) -> tuple[str, ...]:
@@ -217,15 +215,16 @@ def _buckets(value: object) -> tuple[float, ...]:
     return bounds
 
 
-def _web(section: Mapping[str, Any], problems: list[str]) -> WebConfig:
+def _web(section: Mapping[str, Any], base_dir: Path, problems: list[str]) -> WebConfig:
     d = WebConfig()
-    address = get(section, "web.listen_address", _address, d.listen_address, problems)
+    address = get(section, "web.listen_address", listen_address, d.listen_address, problems)
     path = get(section, "web.telemetry_path", _telemetry_path, d.telemetry_path, problems)
-    config_file = get(section, "web.config_file", string, None, problems)
-    return WebConfig(listen_address=address, telemetry_path=path, config_file=config_file)
+    config_file = get(section, "web.config_file", _in(base_dir, _existing_file), None, problems)
+    return WebConfig(address, path, config_file)
 
 
-def _address(value: object) -> str:
+def listen_address(value: object) -> str:
+    """``value`` if it is a ``HOST:PORT`` to listen on; ``ValueError`` otherwise."""
     address = string(value)
     parse_listen_address(address)
     return address
@@ -236,6 +235,52 @@ def _telemetry_path(value: object) -> str:
     if not path.startswith("/") or path in ("/", "/healthz", "/ready"):
         raise ValueError(f"must start with / and not be /, /healthz or /ready, got {path!r}")
     return path
+
+
+def _in(base_dir: Path, check: Callable[[object], str]) -> Callable[[object], str]:
+    """``check`` for a path in the config file: a relative one starts at the file's folder."""
+    return lambda value: check(str(base_dir / string(value)))
+
+
+def _existing_file(value: object) -> str:
+    path = string(value)
+    if not Path(path).is_file():
+        raise ValueError(f"no such file {path}")
+    return path
+
+
+WEB_FLAGS: Mapping[str, tuple[str, Callable[[object], str]]] = {
+    "--web.listen-address": ("listen_address", listen_address),
+    "--web.telemetry-path": ("telemetry_path", _telemetry_path),
+    "--web.config.file": ("config_file", _existing_file),
+}
+"""The flags that override a ``web`` key, each checked as that key is in the file."""
+
+
+def web_flags(given: Mapping[str, str]) -> dict[str, str]:
+    """Check the web flags given (flag -> value); the ``web`` keys they set.
+
+    A bad value is a ``ConfigError`` naming the flag. A relative ``--web.config.file``
+    stays as given: from the current directory, as any path on a command line.
+
+    >>> web_flags({"--web.telemetry-path": "/probe"})
+    {'telemetry_path': '/probe'}
+    """
+    keys, problems = {}, []
+    for flag, value in given.items():
+        key, check = WEB_FLAGS[flag]
+        try:
+            keys[key] = check(value)
+        except ValueError as exc:
+            problems.append(f"{flag}: {exc}")
+    if problems:
+        raise ConfigError(problems)
+    return keys
+
+
+def with_web(config: Config, keys: Mapping[str, str]) -> Config:
+    """``config`` with the ``web`` keys set by flags, already checked by ``web_flags``."""
+    return dataclasses.replace(config, web=dataclasses.replace(config.web, **keys))
 
 
 _WORKSPACE_KEYS = (
@@ -297,11 +342,7 @@ def _workspace(
     token = _token(section, prefix, base_dir, problems)
     fmt: Literal["csv", "json"] = get(section, prefix + "format", _format, "csv", problems)
     agents: tuple[str, ...] = get(section, prefix + "agents", _agents, (), problems)
-    ca_file = get(section, prefix + "ca_file", string, None, problems)
-    if ca_file is not None:
-        ca_file = str(base_dir / ca_file)
-        if not Path(ca_file).is_file():
-            problems.append(f"{prefix}ca_file: no such file {ca_file}")
+    ca_file = get(section, prefix + "ca_file", _in(base_dir, _existing_file), None, problems)
     insecure = get(section, prefix + "insecure_skip_verify", boolean, False, problems)
     if len(problems) > before or token is None:
         return None

@@ -21,6 +21,7 @@ workspace and the URL path only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 
@@ -29,11 +30,19 @@ class ExporterError(Exception):
 
 
 class ConfigError(ExporterError):
-    """The configuration has one or more problems, each naming its key."""
+    """The configuration has one or more problems, each naming its key.
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    ``source`` is the file they are in, or None for values given on the command line.
+    """
+
+    def __init__(self, problems: Sequence[str], source: str | None = None) -> None:
         self.problems = list(problems)
+        self.source = source
         super().__init__("; ".join(self.problems))
+
+    def found_in(self, source: str | os.PathLike[str]) -> ConfigError:
+        """The same problems, as those of the file ``source``."""
+        return ConfigError(self.problems, os.fspath(source))
 
 
 class StateFileError(ExporterError):

@@ -8,11 +8,17 @@ reported whole in one pass. ``${VAR}`` expansion happens once, on the raw tree.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from exporter.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -79,10 +85,111 @@ def format_duration(seconds: float) -> str:
     return f"{seconds * 1000:g}ms"
 
 
+MAX_VALUES = 100_000
+"""Values that aliases may add to a YAML document: a few anchors must not expand to billions."""
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with dates kept as the text they are written as.
+
+    A bare ``2026-12-24`` is a string, for the code that expects a date to parse it; an
+    impossible one (``2026-02-30``) then cannot end the load in a ``ValueError``. Any other
+    value that cannot be built (``!!int x``, an integer of 5,000 digits) is a YAML error
+    marked with its position.
+    """
+
+    yaml_implicit_resolvers = {  # noqa: RUF012  # PyYAML's own per-class table
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception:  # a boundary: whatever a value of a user's file raises
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            problem = f"invalid {tag} value"
+            raise ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def load_yaml(path: str | os.PathLike[str]) -> object:
+    """The plain data of one YAML file; a ``ConfigError`` naming the file otherwise.
+
+    The config and the web config are both read here, so both report a bad file alike:
+    what and where (line and column), never the text of the line, which may hold a token.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        why = exc.strerror or exc.__class__.__name__
+        raise ConfigError([f"{source}: cannot read: {why}"], source) from None
+    except UnicodeDecodeError as exc:
+        problem = f"{source}: not UTF-8 text (byte {exc.start + 1})"
+        raise ConfigError([problem], source) from None
+    try:
+        return _construct(text)
+    except yaml.YAMLError as exc:
+        problem = yaml_problem(exc)
+    except RecursionError:
+        problem = "values nested too deeply"
+    raise ConfigError([f"{source}: not valid YAML: {problem}"], source)
+
+
+def _construct(text: str) -> object:
+    loader = _Loader(text)  # the reader refuses control characters already here
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_aliases(root: Node) -> None:
+    """Refuse a document whose aliases expand past ``MAX_VALUES`` values, or hold themselves.
+
+    Counts each node once, so the check costs the file's size, not the expansion's.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            problem = "an alias inside the value it names"
+            raise ConstructorError(None, None, problem, node.start_mark)
+        open_nodes.add(key)
+        children: list[Node] = []
+        if isinstance(node, SequenceNode):
+            children = node.value
+        elif isinstance(node, MappingNode):
+            children = [part for pair in node.value for part in pair]
+        total = 1 + sum(size(child) for child in children)
+        open_nodes.discard(key)
+        if total > len(sizes) + MAX_VALUES:
+            problem = f"aliases expand to more than {MAX_VALUES:,} values"
+            raise ConstructorError(None, None, problem, node.start_mark)
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
 def yaml_problem(exc: yaml.YAMLError) -> str:
     """What and where, without PyYAML's quote of the line, which may hold a token."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "syntax error"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"{exc.reason} (character {exc.position + 1})"
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
+    problem = ", ".join(part for part in parts if part) or "syntax error"
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 

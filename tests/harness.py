@@ -81,7 +81,11 @@ class ExporterProcess:
 
 @contextmanager
 def run_exporter(
-    config: Path, *args: str, env: dict[str, str] | None = None, ready: bool = True
+    config: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready: bool = True,
+    cwd: Path | None = None,
 ) -> Iterator[ExporterProcess]:
     """Start ``python -m exporter run`` on a free port, stop it with SIGTERM at the end."""
     port = free_port()
@@ -97,7 +101,11 @@ def run_exporter(
     ]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
     exporter = ExporterProcess(process, port, log_path)
     try:
@@ -108,7 +116,12 @@ def run_exporter(
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()  # a hung exporter must not outlive its test
+                process.wait()
+                raise
 
 
 def parse_samples(text: str) -> Samples:

@@ -21,6 +21,8 @@ from exporter.config import (
     parse_config,
     parse_duration,
     parse_listen_address,
+    web_flags,
+    with_web,
 )
 from exporter.errors import ConfigError
 
@@ -965,6 +967,95 @@ class TestWeb:
         assert problems_of(data) == [
             f"web.telemetry_path: must start with / and not be /, /healthz or /ready, got {path!r}"
         ]
+
+
+class TestRelativePaths:
+    def test_every_relative_path_starts_at_the_config_folder(self, tmp_path: Path) -> None:
+        """token_file, ca_file, state.file and web.config_file: from the file's folder."""
+        folder = tmp_path / "conf.d"
+        folder.mkdir()
+        for name in ("token", "ca.pem", "web.yml"):
+            (folder / name).write_text(TOKEN, encoding="utf-8")
+        path = folder / "config.yaml"
+        path.write_text(
+            f"workspaces:\n  - workspace: demo\n    api_url: {API}\n    token_file: token\n"
+            "    ca_file: ca.pem\n"
+            "state:\n  file: state/exporter.json\n"
+            "web:\n  config_file: web.yml\n",
+            encoding="utf-8",
+        )
+        config = load_config(path, {})
+        assert (config.workspaces[0].token, config.workspaces[0].ca_file) == (
+            Secret(TOKEN),
+            f"{folder}/ca.pem",
+        )
+        assert config.state.file == f"{folder}/state/exporter.json"
+        assert config.web.config_file == f"{folder}/web.yml"
+
+    def test_absolute_paths_stay(self, tmp_path: Path) -> None:
+        """An absolute state.file or web.config_file is used as written."""
+        (tmp_path / "web.yml").write_text("{}", encoding="utf-8")
+        data = {
+            "workspaces": [workspace()],
+            "state": {"file": "/var/lib/cention/state.json"},
+            "web": {"config_file": f"{tmp_path}/web.yml"},
+        }
+        config = parse(data)
+        assert (config.state.file, config.web.config_file) == (
+            "/var/lib/cention/state.json",
+            f"{tmp_path}/web.yml",
+        )
+
+    def test_a_missing_web_config_file_is_a_problem_of_its_key(self) -> None:
+        """web.config_file must name a file, as run needs one: the key is named."""
+        data = {"workspaces": [workspace()], "web": {"config_file": "web.yml"}}
+        assert problems_of(data) == ["web.config_file: no such file /etc/x/web.yml"]
+
+
+class TestWebFlags:
+    def test_flags_set_the_web_keys(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each web flag sets its key; a relative --web.config.file is from the cwd."""
+        monkeypatch.chdir(tmp_path)
+        Path("web.yml").write_text("{}", encoding="utf-8")
+        keys = web_flags(
+            {
+                "--web.listen-address": "127.0.0.1:9100",
+                "--web.telemetry-path": "/probe",
+                "--web.config.file": "web.yml",
+            }
+        )
+        assert keys == {
+            "listen_address": "127.0.0.1:9100",
+            "telemetry_path": "/probe",
+            "config_file": "web.yml",
+        }
+        config = with_web(parse({"workspaces": [workspace()]}), keys)
+        assert config.web == WebConfig("127.0.0.1:9100", "/probe", "web.yml")
+
+    def test_no_flag_changes_nothing(self) -> None:
+        """Without web flags the config file's web section stands."""
+        config = parse({"workspaces": [workspace()], "web": {"telemetry_path": "/m"}})
+        assert with_web(config, web_flags({})) == config
+
+    def test_bad_flags_are_checked_as_their_keys_and_named(self, tmp_path: Path) -> None:
+        """A bad flag value gets the key's own check, with the flag's name: every one."""
+        with pytest.raises(ConfigError) as caught:
+            web_flags(
+                {
+                    "--web.listen-address": "nonsense",
+                    "--web.telemetry-path": "metrics",
+                    "--web.config.file": f"{tmp_path}/missing.yml",
+                }
+            )
+        assert (caught.value.source, caught.value.problems) == (
+            None,
+            [
+                "--web.listen-address: expected HOST:PORT such as :9863, got 'nonsense'",
+                "--web.telemetry-path: must start with / and not be /, /healthz or /ready, "
+                "got 'metrics'",
+                f"--web.config.file: no such file {tmp_path}/missing.yml",
+            ],
+        )
 
 
 class TestEveryProblemAtOnce:

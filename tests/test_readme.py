@@ -56,7 +56,9 @@ class TestQuickStart:
             r"```yaml\n(.*?)```", section("Quick start against a real Cention"), re.S
         )
         (state,) = [yaml.safe_load(textwrap.dedent(s)) for s in snippets if "state:" in s]
-        assert parse({"workspaces": [WORKSPACE], **state}).state.file == "cention.state.json"
+        assert parse({"workspaces": [WORKSPACE], **state}).state.file == str(
+            ROOT / "cention.state.json"
+        )
 
 
 class TestConfigTable:

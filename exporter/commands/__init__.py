@@ -1,1 +1,2 @@
-"""One-shot commands that read the logio API once and exit: backfill and query."""
+"""One module per command: its flags (``add_parser``) and what is its own; shared flags in
+``flags``. The one-shot readers (backfill, query) and their helpers live here too."""

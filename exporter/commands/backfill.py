@@ -27,12 +27,15 @@ errors), which no past scrape saw.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
+import time
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
+from exporter.commands import flags
 from exporter.commands.history import LogioReader, Patient
 from exporter.commands.openmetrics import Grid, History, exposition, own_labels, write
 from exporter.config import Config, WorkspaceConfig
@@ -234,3 +237,66 @@ def run(
     lines = exposition(histories, grid, per_agent=config.metrics.per_agent, labels=labels)
     write(lines, output)
     log.info("wrote %s: %d sample times every %ds", output, len(grid), grid.step)
+
+
+def add_parser(subparsers: flags.Subparsers) -> argparse.ArgumentParser:
+    cmd = subparsers.add_parser("backfill", help="write past metrics as OpenMetrics for promtool")
+    flags.config_file(cmd)
+    times = "YYYY-MM-DD (UTC midnight), an RFC 3339 time or unix seconds"
+    cmd.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        type=flags.checked(parse_time),
+        metavar="TIME",
+        help=times,
+    )
+    cmd.add_argument(
+        "--to",
+        dest="stop",
+        required=True,
+        type=flags.checked(parse_time),
+        metavar="TIME",
+        help=f"{times}; at most the live exporter's first scrape",
+    )
+    cmd.add_argument(
+        "--step",
+        type=flags.checked(parse_step),
+        default=60,
+        metavar="DURATION",
+        help="time between samples (default: 1m)",
+    )
+    flags.workspaces(cmd)
+    cmd.add_argument(
+        "--label",
+        dest="labels",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        type=flags.checked(parse_label),
+        help="add this label to every series, e.g. job=cention-logio; repeatable",
+    )
+    cmd.add_argument(
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="the OpenMetrics file to write; - for standard output",
+    )
+    flags.log(cmd)
+    return cmd
+
+
+def main(args: argparse.Namespace, config: Config, workspaces: Sequence[WorkspaceConfig]) -> int:
+    """The command, once the config is loaded: 0, 1 if reading or writing failed, 2 if the
+    range is wrong."""
+    try:
+        grid = Grid.between(args.start, args.stop, args.step, time.time())
+    except ValueError as exc:
+        flags.error(args, str(exc))
+        return 2
+    try:
+        run(config, workspaces, grid, args.output, dict(args.labels))
+    except (ExporterError, OSError) as exc:
+        log.error("backfill failed: %s", exc)
+        return 1
+    return 0

@@ -14,11 +14,15 @@ the same client, parsing, dedup and session rules as the exporter's first poll::
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Sequence
+import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from exporter.commands import flags
 from exporter.commands.history import LogioReader
 from exporter.config import Config, WorkspaceConfig
 from exporter.core.sessions import Sessions
@@ -132,3 +136,28 @@ def _for(row: LoggedIn) -> str:
 
 def _utc(unix: int) -> datetime:
     return datetime.fromtimestamp(unix, tz=timezone.utc)
+
+
+def add_parser(subparsers: flags.Subparsers) -> argparse.ArgumentParser:
+    cmd = subparsers.add_parser("query", help="print who is logged in now, then exit")
+    flags.config_file(cmd)
+    flags.workspaces(cmd)
+    cmd.add_argument("--output", default="table", choices=["table", "json"])
+    flags.quiet(cmd)
+    return cmd
+
+
+def main(
+    args: argparse.Namespace,
+    config: Config,
+    workspaces: Sequence[WorkspaceConfig],
+    scrub: Callable[[str], str],
+) -> int:
+    """The command, once the config is loaded: 0, or 1 if a workspace could not be read."""
+    rows, failures = query(config, workspaces, int(time.time()))
+    if len(failures) < len(workspaces):
+        render = render_json if args.output == "json" else render_table
+        sys.stdout.write(render(rows))
+    for failure in failures:
+        print(scrub(failure), file=sys.stderr)
+    return 1 if failures else 0

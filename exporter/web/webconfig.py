@@ -31,11 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporter.config import Secret
 from exporter.errors import ConfigError
-from exporter.validate import boolean, get, mapping, string
+from exporter.validate import boolean, get, load_yaml, mapping, string
 from exporter.web.basicauth import BasicAuth
 
 CLIENT_AUTH_TYPES = {
@@ -89,14 +87,11 @@ class WebSecurityConfig:
 
 def load_web_config(path: str | os.PathLike[str]) -> WebSecurityConfig:
     """Read and validate a web configuration file; every problem lands in one ``ConfigError``."""
-    path = Path(path)
+    data = load_yaml(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
-    return parse_web_config(data, path.parent)
+        return parse_web_config(data, Path(path).parent)
+    except ConfigError as exc:
+        raise exc.found_in(path) from None
 
 
 def parse_web_config(data: object, base_dir: Path) -> WebSecurityConfig:
@@ -282,4 +277,8 @@ class WebSecurity:
 
 def load_web_security(path: str | os.PathLike[str]) -> WebSecurity:
     """The file at ``path``, validated and with its certificates loaded."""
-    return WebSecurity(load_web_config(path))
+    config = load_web_config(path)
+    try:
+        return WebSecurity(config)
+    except ConfigError as exc:
+        raise exc.found_in(path) from None
