@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,16 +26,10 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
+from harness import needs
 
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS, parse_config, parse_listen_address
-
-
-def needs(tool: str) -> pytest.MarkDecorator:
-    """Skip on a developer's machine without ``tool``; in CI (CI=true) a missing tool fails."""
-    missing = shutil.which(tool) is None and os.environ.get("CI") != "true"
-    return pytest.mark.skipif(missing, reason=f"{tool} is not installed (CI installs it)")
-
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
