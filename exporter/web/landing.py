@@ -18,6 +18,8 @@ NAME = "cention-logio-exporter"
 DESCRIPTION = "Prometheus exporter for Cention Contact Center's logio (login/logout) API"
 NAMES_SHOWN = 1000
 """Agent names listed per workspace; the rest are counted, so the page stays small."""
+NAMES_OPEN = 100
+"""A list this long or shorter is shown unfolded; a longer one opens with a click."""
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
   color: #1d1d1f; }
@@ -28,17 +30,18 @@ h2 { font-size: 1.05rem; font-weight: normal; }
 h3 { font-size: 1rem; margin: 1.4rem 0 0.4rem; }
 ul.links { padding-left: 1.2rem; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: 0.3rem 0.8rem 0.3rem 0; border-bottom: 1px solid #ddd;
-  vertical-align: top; }
-th { font-weight: 600; }
-td.number { text-align: right; }
+th, td { text-align: left; padding: 0.35rem 1.2rem 0.35rem 0; border-bottom: 1px solid #ddd;
+  vertical-align: top; white-space: nowrap; }
+th { font-weight: 600; border-bottom-width: 2px; }
+.number { text-align: right; }
 .ok { color: #1a7f37; }
 .bad { color: #c62828; font-weight: 600; }
-.ago, .asof { color: #666; }
-.asof { font-size: 0.9rem; margin: 0 0 0.4rem; }
+.ago, .asof { color: #666; font-size: 0.85rem; }
+.ago { display: block; }
+.asof { margin: 0 0 0.4rem; }
 details { margin: 0.3rem 0; }
 summary { cursor: pointer; }
-ul.agents { columns: 15rem; column-gap: 1.5rem; margin: 0.3rem 0; padding-left: 1.2rem;
+ul.agents { columns: 12rem; column-gap: 1.5rem; margin: 0.3rem 0; padding-left: 1.2rem;
   font-size: 0.9rem; }
 """
 COLUMNS = (
@@ -50,6 +53,7 @@ COLUMNS = (
     "Newest record",
     "Reason",
 )
+NUMBER_COLUMN = "Agents logged in"
 
 
 def landing_page(
@@ -97,7 +101,9 @@ def landing_page(
 def _status(workspaces: Sequence[WorkspaceStatus], now: float) -> str:
     if not workspaces:
         return "<h3>Workspaces</h3>\n<p>No workspace is configured.</p>\n"
-    head = "".join(f"<th>{column}</th>" for column in COLUMNS)
+    head = "".join(
+        f'<th class="number">{c}</th>' if c == NUMBER_COLUMN else f"<th>{c}</th>" for c in COLUMNS
+    )
     rows = "\n".join(_row(workspace, now) for workspace in workspaces)
     names = "".join(_agents(w) for w in workspaces if w.agents is not None)
     return (
@@ -130,15 +136,19 @@ def _agents(w: WorkspaceStatus) -> str:
     if len(names) > NAMES_SHOWN:
         items += f"<li>and {len(names) - NAMES_SHOWN:,} more</li>"
     summary = f"{escape(w.name)}: {len(names):,} logged in"
-    return f'<details><summary>{summary}</summary><ul class="agents">{items}</ul></details>\n'
+    unfolded = " open" if len(names) <= NAMES_OPEN else ""
+    return (
+        f'<details{unfolded}><summary>{summary}</summary><ul class="agents">{items}</ul>'
+        "</details>\n"
+    )
 
 
 def _when(at: float | None, now: float, missing: str) -> str:
-    """``<time>`` in UTC with how long ago it was, e.g. ``2026-11-26 08:00:03 UTC (4 s ago)``."""
+    """``<time>`` in UTC and, below it, how long ago: ``2026-11-26 08:00:03 UTC`` ``4 s ago``."""
     if at is None:
         return missing
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-    return f'<time datetime="{stamp}">{_utc(at)}</time> <span class="ago">({ago(now - at)})</span>'
+    return f'<time datetime="{stamp}">{_utc(at)}</time> <span class="ago">{ago(now - at)}</span>'
 
 
 def _utc(at: float) -> str:
