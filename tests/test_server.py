@@ -322,27 +322,56 @@ class TestLimits:
                     scrapes = [
                         pool.submit(httpx.get, url + "/metrics", timeout=30) for _ in range(41)
                     ]
-                    entered = [slow.inside.acquire(timeout=10) for _ in range(40)]
+                    rendering = slow.inside.acquire(timeout=10)
+                    queued = eventually(lambda: server.renders.waiting() == 39)
                     first = next(as_completed(scrapes, timeout=10)).result()
                     health = httpx.get(url + "/healthz", timeout=5)
                     polled = polls_go_on(exporter.state.get("demo"))
-                    inside_before_release = slow.inside.acquire(timeout=0)
                     slow.release.set()
                     statuses = sorted(f.result().status_code for f in scrapes)
+                renders = [slow.inside.acquire(timeout=0) for _ in range(2)]
                 after = httpx.get(url + "/metrics", timeout=10).status_code
             finally:
                 slow.release.set()
                 server.shutdown()
                 server.server_close()
                 exporter.stop()
-        assert entered == [True] * 40
+        assert (rendering, queued) == (True, True)
         assert (first.status_code, first.text) == (
             503,
             "limit of 40 concurrent scrapes reached, try again later\n",
         )
-        assert inside_before_release is False
         assert statuses == [200] * 40 + [503]
+        assert renders == [True, False]  # the 39 that waited shared one render
         assert (health.status_code, polled, after) == (200, True, 200)
+
+    def test_scrapes_arriving_during_a_render_share_the_next(
+        self, serve: Callable[..., httpx.Client]
+    ) -> None:
+        """While one scrape renders, the ten arriving meanwhile get one render between them,
+        started after they arrived."""
+        slow = SlowCollector()
+        registry = CollectorRegistry()
+        registry.register(slow)  # type: ignore[arg-type]
+        server, http = start(registry)
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        try:
+            with ThreadPoolExecutor(11) as pool:
+                lone = pool.submit(httpx.get, url, timeout=30)
+                rendering = slow.inside.acquire(timeout=10)
+                crowd = [pool.submit(httpx.get, url, timeout=30) for _ in range(10)]
+                queued = eventually(lambda: server.renders.waiting() == 10)
+                slow.release.set()
+                bodies = {f.result().content for f in [lone, *crowd]}
+            renders = [slow.inside.acquire(timeout=0) for _ in range(2)]
+        finally:
+            slow.release.set()
+            stop(server, http)
+        assert (rendering, queued, renders) == (True, True, [True, False])
+        assert bodies == {
+            b"# HELP cention_test_slow A value served slowly.\n"
+            b"# TYPE cention_test_slow gauge\ncention_test_slow 1.0\n"
+        }
 
     def test_connection_threads_are_bounded(self, registry: CollectorRegistry) -> None:
         """Past max_connections, connections wait for a thread instead of each getting one,
@@ -352,7 +381,7 @@ class TestLimits:
         server.start()
         silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(5)]
         try:
-            started = wait_for_threads(before, 2)
+            started = eventually(lambda: len(connection_threads(before)) >= 2)
             time.sleep(0.3)  # time for more threads to start, were they not bounded
             peak = len(connection_threads(before))
             response = httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=20)
@@ -369,27 +398,26 @@ class TestLimits:
 def polls_go_on(workspace: WorkspaceState | None) -> bool:
     """True once the workspace completes a poll after this call, within 15 seconds."""
     assert workspace is not None
-    with workspace.lock:
-        seen = workspace.health.last_success
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def last_success() -> float | None:
         with workspace.lock:
-            if workspace.health.last_success != seen:
-                return True
-        time.sleep(0.1)
-    return False
+            return workspace.health.last_success
+
+    seen = last_success()
+    return eventually(lambda: last_success() != seen, timeout=15)
 
 
 def connection_threads(before: set[threading.Thread]) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t not in before and t.name == "http-conn"]
 
 
-def wait_for_threads(before: set[threading.Thread], count: int) -> bool:
-    deadline = time.monotonic() + 10
+def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    """True once ``condition()`` holds, polled for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len(connection_threads(before)) >= count:
+        if condition():
             return True
-        time.sleep(0.05)
+        time.sleep(0.02)
     return False
 
 

@@ -148,11 +148,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(503, refusal.encode())
                 return
             encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-            body = encoder(self.exporter.registry)
-            headers = {}
-            if "gzip" in self.headers.get("Accept-Encoding", ""):
-                body, headers["Content-Encoding"] = gzip.compress(body, compresslevel=1), "gzip"
-            self._send(200, body, content_type, headers)
+            zipped = "gzip" in self.headers.get("Accept-Encoding", "")
+            registry = self.exporter.registry
+
+            def render() -> bytes:
+                body = encoder(registry)
+                return gzip.compress(body, compresslevel=1) if zipped else body
+
+            body = self.exporter.renders.render((content_type, zipped), render)
+            self._send(200, body, content_type, {"Content-Encoding": "gzip"} if zipped else {})
 
     def _landing(self) -> None:
         status = self.exporter.status

@@ -7,7 +7,8 @@ and answers close their connection instead of keeping it alive. A connection tha
 not send a complete request head within ``idle_timeout`` (a silent or trickling client,
 an idle keep-alive) is closed, so it holds its thread no longer than that.
 
-At most ``max_requests`` scrapes render at once (the toolkit's ``--web.max-requests``,
+Scrapes arriving while one renders share the next render (``shared``). At most
+``max_requests`` scrapes are served at once (the toolkit's ``--web.max-requests``,
 promhttp's ``MaxRequestsInFlight``); one more gets 503 at once. Only scrapes count: the
 health, readiness and landing pages cost next to nothing, and a liveness probe must not
 fail (and restart the exporter) because scrapers crowd in. With TLS each connection's
@@ -32,6 +33,7 @@ from prometheus_client.registry import CollectorRegistry
 from exporter import __version__
 from exporter.config import parse_listen_address
 from exporter.web.handler import Handler
+from exporter.web.shared import SharedRenders
 from exporter.web.status import WorkspaceStatus
 from exporter.web.webconfig import WebSecurity
 
@@ -106,6 +108,7 @@ class ExporterServer:
             (max_requests or DEFAULT_MAX_REQUESTS) + SPARE_CONNECTIONS
         )
         self._scrapes = threading.BoundedSemaphore(max_requests) if max_requests else None
+        self.renders = SharedRenders()
         self._refused_at = -REFUSALS_LOGGED_EVERY
         self._connections = 0
         self._changed = threading.Condition()
