@@ -304,9 +304,11 @@ class TestListen:
 
 
 class TestLimits:
-    def test_one_scrape_over_the_limit_gets_503_and_polling_goes_on(self, tmp_path: Path) -> None:
-        """41 scrapes at once with max_requests=40: 40 are served, one gets 503 at once, and
-        meanwhile the exporter goes on polling and /healthz answers."""
+    def test_one_scrape_over_the_limit_gets_503_and_polling_goes_on(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """41 scrapes at once with max_requests=40: 40 are served, one gets 503 at once (and
+        a warning), and meanwhile the exporter goes on polling and /healthz answers."""
         scenario = Scenario(start=int(time.time()), agents=5, seed=2, live=False)
         with SimulatorServer(scenario, token="limit-token", workspace="demo") as simulator:
             workspace = {"workspace": "demo", "api_url": simulator.url, "token": "limit-token"}
@@ -343,6 +345,9 @@ class TestLimits:
         )
         assert statuses == [200] * 40 + [503]
         assert renders == [True, False]  # the 39 that waited shared one render
+        assert [r.getMessage() for r in caplog.records if r.name == "exporter.web.server"] == [
+            "40 scrapes under way, the most --web.max-requests allows: answering 503"
+        ]
         assert (health.status_code, polled, after) == (200, True, 200)
 
     def test_scrapes_arriving_during_a_render_share_the_next(
