@@ -28,6 +28,7 @@ from exporter.daemon import Exporter
 from exporter.errors import ConfigError
 from exporter.simulator import SimulatorServer
 from exporter.web.server import ExporterServer, Reload
+from exporter.web.status import workspace_status
 from exporter.web.webconfig import WebSecurity, load_web_security
 
 log = logging.getLogger("exporter")
@@ -260,6 +261,7 @@ def _serve(
                 not_ready=exporter.state.not_ready,
                 reload=reload,
                 security=security,
+                status=lambda: workspace_status(exporter.state, exporter.config.metrics.per_agent),
             )
         except OSError as exc:
             log.error("cannot listen on %s: %s", web.listen_address, exc.strerror)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,10 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def needs(tool: str) -> pytest.MarkDecorator:
+    """Skip on a developer's machine without ``tool``; in CI (CI=true) a missing tool fails."""
+    missing = shutil.which(tool) is None and os.environ.get("CI") != "true"
+    return pytest.mark.skipif(missing, reason=f"{tool} is not installed (CI installs it)")
 
 
 def free_port() -> int:

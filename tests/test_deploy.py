@@ -11,9 +11,7 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,18 +28,11 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
-from harness import run_exporter, write_config
+from harness import needs, run_exporter, write_config
 
 from exporter import __version__
 from exporter.config import DEFAULT_LISTEN_ADDRESS, parse_config, parse_listen_address
 from exporter.simulator import Scenario, SimulatorServer
-
-
-def needs(tool: str) -> pytest.MarkDecorator:
-    """Skip on a developer's machine without ``tool``; in CI (CI=true) a missing tool fails."""
-    missing = shutil.which(tool) is None and os.environ.get("CI") != "true"
-    return pytest.mark.skipif(missing, reason=f"{tool} is not installed (CI installs it)")
-
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

@@ -27,6 +27,7 @@ EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.simulator.render": 2,
     "exporter.simulator.scenario": 2,
     "exporter.simulator.server": 1,
+    "exporter.web.activation": 1,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -25,7 +26,9 @@ import bcrypt
 import httpx
 import pytest
 import yaml
-from certs import issue, write_pem
+from certs import Issued, issue, write_pem
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from harness import ExporterProcess, free_port, parse_samples, value, write_config
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -33,6 +36,7 @@ from exporter.config import Secret
 from exporter.errors import ConfigError
 from exporter.simulator import Scenario, SimulatorServer
 from exporter.web.server import HANDSHAKE_TIMEOUT, ExporterServer
+from exporter.web.watch import WatchedWebConfig
 from exporter.web.webconfig import (
     BasicAuth,
     HTTPServerConfig,
@@ -483,6 +487,162 @@ class TestClientCertificates:
             assert httpx.get(url + "/healthz", verify=pki.client()).status_code == 200
             with pytest.raises(httpx.ReadError, match="UNKNOWN_CA"):
                 httpx.get(url + "/healthz", verify=pki.client("stranger"))
+
+
+# --- re-reading the web config for new connections -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Rotating:
+    """A web config naming ``server.crt`` and ``server.key`` in ``folder``, to be renewed."""
+
+    folder: Path
+    ca: Issued
+    first: x509.Certificate
+
+    @property
+    def web(self) -> Path:
+        return self.folder / "web.yml"
+
+    def client(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.folder / "ca.crt"))
+
+    def renew(self) -> x509.Certificate:
+        """Write a new certificate and key over the old files (a longer name: another size)."""
+        renewed = issue("exporter renewed", self.ca)
+        write_pem(renewed, self.folder, "server")
+        return renewed[0]
+
+
+@pytest.fixture(name="rotating")
+def _rotating(tmp_path: Path) -> Rotating:
+    ca = issue("rotation CA")
+    write_pem(ca, tmp_path, "ca")
+    first = issue("exporter", ca)
+    write_pem(first, tmp_path, "server")
+    tls_files = {"cert_file": "server.crt", "key_file": "server.key"}
+    (tmp_path / "web.yml").write_text(yaml.safe_dump({"tls_server_config": tls_files}))
+    return Rotating(tmp_path, ca, first[0])
+
+
+@contextmanager
+def watching(web: Path) -> Iterator[int]:
+    """An ``ExporterServer`` re-reading ``web`` on every new connection; yields its port."""
+    registry = CollectorRegistry()
+    Gauge("cention_test_value", "A value to scrape.", registry=registry).set(7)
+    server = ExporterServer("127.0.0.1:0", registry, security=WatchedWebConfig(web, interval=0))
+    server.start()
+    try:
+        yield server.port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def served_certificate(port: int, client: ssl.SSLContext) -> bytes:
+    """The certificate (DER) a new connection is shown, once /healthz answered 200 over it."""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: exporter\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"OK\n"):
+            answer += tls.recv(65536)
+        certificate = tls.getpeercert(binary_form=True)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert certificate is not None
+    return certificate
+
+
+def der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "exporter.web.watch"]
+
+
+class TestWebConfigReload:
+    def test_a_renewed_certificate_is_served_to_the_next_connection(
+        self, rotating: Rotating, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A certificate and key written over the old files are served without a restart."""
+        with caplog.at_level(logging.INFO), watching(rotating.web) as port:
+            before = served_certificate(port, rotating.client())
+            renewed = rotating.renew()
+            after = served_certificate(port, rotating.client())
+        assert (before, after) == (der(rotating.first), der(renewed))
+        assert logged(caplog) == [("INFO", f"web config {rotating.web} reloaded: TLS")]
+
+    def test_a_pair_renewed_file_by_file_switches_once_both_are_in(
+        self, rotating: Rotating, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """While only the new certificate is written the old pair is served; then the new."""
+        certificate, key = issue("exporter renewed", rotating.ca)
+        with caplog.at_level(logging.INFO), watching(rotating.web) as port:
+            (rotating.folder / "server.crt").write_bytes(
+                certificate.public_bytes(serialization.Encoding.PEM)
+            )
+            half = served_certificate(port, rotating.client())
+            write_pem((certificate, key), rotating.folder, "server")
+            whole = served_certificate(port, rotating.client())
+        assert (half, whole) == (der(rotating.first), der(certificate))
+        folder = rotating.folder
+        assert logged(caplog) == [
+            (
+                "ERROR",
+                f"web config {rotating.web} changed and cannot be used, still serving the "
+                f"previous one: tls_server_config.key_file: {folder / 'server.key'} is not the "
+                f"private key of cert_file {folder / 'server.crt'}",
+            ),
+            ("INFO", f"web config {rotating.web} reloaded: TLS"),
+        ]
+
+    def test_a_broken_web_config_keeps_the_running_one(
+        self, rotating: Rotating, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A new web config with a problem leaves the old one serving, and is logged once."""
+        with caplog.at_level(logging.INFO), watching(rotating.web) as port:
+            rotating.web.write_text("tls_server_config:\n  cert_file: server.crt\n")
+            served = [served_certificate(port, rotating.client()) for _ in range(3)]
+        assert served == [der(rotating.first)] * 3
+        assert logged(caplog) == [
+            (
+                "ERROR",
+                f"web config {rotating.web} changed and cannot be used, still serving the "
+                "previous one: tls_server_config.key_file: required",
+            )
+        ]
+
+    def test_changed_users_apply_to_the_next_connection(self, tmp_path: Path) -> None:
+        """A user replaced in basic_auth_users is refused, and the new one let in."""
+        web = tmp_path / "web.yml"
+        web.write_text(yaml.safe_dump({"basic_auth_users": {"alice": HASH}}))
+        with watching(web) as port:
+            url = f"http://127.0.0.1:{port}/metrics"
+            before = httpx.get(url, auth=("alice", PASSWORD)).status_code
+            web.write_text(yaml.safe_dump({"basic_auth_users": {"bob-the-scraper": HASH}}))
+            after = [httpx.get(url, auth=(u, PASSWORD)).status_code for u in ("alice", "bob")]
+            bob = httpx.get(url, auth=("bob-the-scraper", PASSWORD)).status_code
+        assert (before, after, bob) == (200, [401, 401], 200)
+
+    def test_files_are_checked_at_most_once_per_interval(self, tmp_path: Path) -> None:
+        """Within a second of the last check a change is not looked for; after it, it is."""
+        web = tmp_path / "web.yml"
+        web.write_text(yaml.safe_dump({"basic_auth_users": {"alice": HASH}}))
+        now = [100.0]
+        watched = WatchedWebConfig(web, interval=1.0, clock=lambda: now[0])
+        first = watched.current()
+        web.write_text(yaml.safe_dump({"basic_auth_users": {"bob-the-scraper": HASH}}))
+        now[0] = 100.9
+        soon = watched.current()
+        now[0] = 101.0
+        later = watched.current()
+        assert (soon is first, [u for u, _ in later.config.basic_auth_users]) == (
+            True,
+            ["bob-the-scraper"],
+        )
 
 
 # --- the run command ----------------------------------------------------------------------

@@ -261,8 +261,12 @@ class WebSecurity:
         self.context = server_context(tls) if tls is not None else None
         users = {user: hashed.reveal().encode() for user, hashed in config.basic_auth_users}
         self.auth = BasicAuth(users) if users else None
-        self.open_paths = frozenset(("/healthz", *config.auth_excluded_paths))
+        self.open_paths = frozenset(("/healthz", "/-/healthy", *config.auth_excluded_paths))
         self.headers = config.http_server_config.headers
+
+    def current(self) -> WebSecurity:
+        """A fixed configuration is its own source (``WatchedWebConfig`` is the changing one)."""
+        return self
 
     def describe(self) -> str:
         """One line for the start-up log, e.g. ``TLS, client certificates ..., basic auth``."""
