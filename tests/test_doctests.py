@@ -15,6 +15,7 @@ import pytest
 import exporter
 
 EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
+    "exporter.build": 1,
     "exporter.commands.backfill": 1,
     "exporter.core.records": 1,
     "exporter.core.window": 2,
