@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # cention-logio-exporter container image.
 #
-#   docker build -t cention-logio-exporter .
+#   docker build -t cention-logio-exporter \
+#     --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg BRANCH="$(git rev-parse --abbrev-ref HEAD)" .
 #   docker run -d -p 9863:9863 \
 #     -v "$PWD/config.yaml:/etc/cention-logio-exporter/config.yaml:ro" \
 #     -v "$PWD/token:/run/secrets/cention_token:ro" \
@@ -16,8 +18,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY exporter ./exporter
+# The context has no .git: the build args (see the top) give the revision and branch
+# that --version and cention_exporter_build_info report; unset, they read "unknown".
+ARG REVISION=""
+ARG BRANCH=""
+ENV CENTION_EXPORTER_REVISION=$REVISION \
+    CENTION_EXPORTER_BRANCH=$BRANCH
 RUN pip wheel --wheel-dir /wheels .
 
 # Runtime: Python, the wheels installed from /wheels only, an unprivileged user.

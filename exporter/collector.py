@@ -28,7 +28,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from exporter import __version__, metrics
+from exporter import metrics
+from exporter.build import BuildInfo, current
 from exporter.core.sessions import Histogram, Sessions
 from exporter.state import ExporterState, Health, WorkspaceState
 
@@ -37,11 +38,19 @@ _new_sample = tuple.__new__
 
 
 class LogioCollector(Collector):
-    """Exposes every workspace of an ``ExporterState``."""
+    """Exposes every workspace of an ``ExporterState``, and ``build`` (this process's
+    unless given) as ``cention_exporter_build_info``."""
 
-    def __init__(self, state: ExporterState, *, per_agent: bool = True) -> None:
+    def __init__(
+        self,
+        state: ExporterState,
+        *,
+        per_agent: bool = True,
+        build: BuildInfo | None = None,
+    ) -> None:
         self.state = state
         self.per_agent = per_agent
+        self.build = build or current()
 
     def describe(self) -> Iterator[Metric]:
         """Every family of the catalogue, without samples: what the registry learns at
@@ -56,7 +65,7 @@ class LogioCollector(Collector):
             with workspace.lock:
                 families.add_workspace(workspace)
         build = _new(metrics.BUILD_INFO, GaugeMetricFamily)
-        build.add_metric([__version__], 1)
+        build.add_metric(self.build.labels(), 1)
         yield build
         yield from families.all()
 

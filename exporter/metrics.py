@@ -70,7 +70,10 @@ _W = ("workspace",)
 _WA = ("workspace", "agent")
 
 BUILD_INFO = Family(
-    "cention_exporter_build_info", "gauge", "Version of the exporter; always 1.", ("version",)
+    "cention_exporter_build_info",
+    "gauge",
+    "Version, revision, branch and Python version of the exporter; always 1.",
+    ("version", "revision", "branch", "pythonversion"),
 )
 
 UP = Family("cention_up", "gauge", "1 if the last poll of the logio API succeeded.", _W)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
+from exporter.build import BuildInfo, current
 from exporter.collector import LogioCollector
 from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.errors import ERROR_REASONS
@@ -324,9 +327,26 @@ class TestAgentMetrics:
 
 class TestExposition:
     def test_build_info(self, registry: CollectorRegistry) -> None:
-        """The build info carries the version and is 1."""
-        value = registry.get_sample_value("cention_exporter_build_info", {"version": __version__})
-        assert value == 1.0
+        """The build info carries this process's version, revision, branch and Python
+        version, and is 1."""
+        build = current()
+        labels = {
+            "version": __version__,
+            "revision": build.revision,
+            "branch": build.branch,
+            "pythonversion": platform.python_version(),
+        }
+        assert registry.get_sample_value("cention_exporter_build_info", labels) == 1.0
+
+    def test_build_info_of_a_given_build(self) -> None:
+        """A collector given a build shows that one."""
+        build = BuildInfo("9.9.9", revision="abc", branch="release-9", python_version="3.99.0")
+        registry = CollectorRegistry()
+        registry.register(LogioCollector(ExporterState(), build=build))
+        labels = {"version": "9.9.9", "revision": "abc", "branch": "release-9"}
+        assert [
+            s.labels for m in registry.collect() for s in m.samples if s.name.endswith("build_info")
+        ] == [{**labels, "pythonversion": "3.99.0"}]
 
     def test_samples_carry_no_timestamps(self, registry: CollectorRegistry) -> None:
         """No sample has an explicit timestamp."""

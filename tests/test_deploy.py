@@ -168,11 +168,11 @@ class TestContainer:
         assert [kw for kw, _ in final].index("USER") > [kw for kw, _ in final].index("RUN")
 
     def test_builder_copies_only_the_package_sources(self, stages):
-        """The builder copies pyproject.toml, README.md and the package, nothing else."""
+        """The builder copies pyproject.toml, setup.py, README.md and the package, nothing else."""
         sources = [
             s for arguments in instructions(stages[0], "COPY") for s in copy_sources(arguments)
         ]
-        assert sources == ["pyproject.toml", "README.md", "exporter"]
+        assert sources == ["pyproject.toml", "setup.py", "README.md", "exporter"]
 
     def test_no_config_token_or_state_is_copied(self, stages):
         """No stage copies a config file, a token, a secret or a state file into the image."""

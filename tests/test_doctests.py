@@ -15,10 +15,12 @@ import pytest
 import exporter
 
 EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
+    "exporter.build": 1,
     "exporter.commands.backfill": 1,
     "exporter.config": 1,
     "exporter.core.records": 1,
     "exporter.core.window": 2,
+    "exporter.logs": 1,
     "exporter.metrics": 3,
     "exporter.simulator.effects": 3,
     "exporter.simulator.faults": 2,

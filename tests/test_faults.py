@@ -842,7 +842,7 @@ class TestLabelValues:
                 {"workspace", "reason"},
                 {"workspace", "le"},
                 {"workspace", "agent"},
-                {"version"},
+                {"version", "revision", "branch", "pythonversion"},
                 {"implementation", "major", "minor", "patchlevel", "version"},
                 {"generation"},
                 set(),

@@ -18,7 +18,9 @@ import pytest
 from harness import ExporterProcess, run_exporter, series, value, write_config
 
 from exporter import __version__
+from exporter.build import current
 from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.metrics import BUILD_INFO
 from exporter.simulator import Scenario, SimulatorServer
 
 TOKEN = "sim-token-6f1d2c"
@@ -114,7 +116,11 @@ class TestRun:
                     value(samples, "cention_logio_records_total", workspace=name, action=action)
                     == 0
                 )
-        assert value(samples, "cention_exporter_build_info", version=__version__) == 1
+        build = dict(zip(BUILD_INFO.labels, current().labels(), strict=True))
+        assert (build["version"], value(samples, "cention_exporter_build_info", **build)) == (
+            __version__,
+            1,
+        )
 
     def test_live_events_are_counted_exactly(
         self, exporter: ExporterProcess, simulators: dict[str, SimulatorServer]

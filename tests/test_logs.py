@@ -1,16 +1,17 @@
-"""Log line formats and the redaction of secrets."""
+"""Log line formats, structured fields and the redaction of secrets."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from exporter.logs import REDACTED, JsonFormatter, LogfmtFormatter, Redactor, setup
+from exporter.logs import REDACTED, JsonFormatter, LogfmtFormatter, Redactor, fields, setup
 
 SECRET = "tok-0a1b2c3d4e5f"
 CREATED = 1_700_000_000.123  # 2023-11-14T22:13:20.123Z
@@ -22,10 +23,43 @@ def make_record(
     level: int = logging.INFO,
     name: str = "exporter.poller",
     exc_info: object = None,
+    extra: dict[str, object] | None = None,
 ) -> logging.LogRecord:
+    """A record as ``Logger.makeRecord`` builds it, at a fixed time."""
     record = logging.LogRecord(name, level, __file__, 1, msg, args or None, exc_info)  # type: ignore[arg-type]
     record.created, record.msecs = CREATED, 123.0
+    record.__dict__.update(extra or {})
     return record
+
+
+_PAIR = re.compile(r'([^ ="]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """A logfmt line's keys and values, each key once, the whole line consumed; a quoted
+    value is read with JSON's string escapes."""
+    parsed, position = {}, 0
+    while position < len(line):
+        pair = _PAIR.match(line, position)
+        assert pair is not None, f"not logfmt at {position}: {line[position:]!r}"
+        key, value = pair.groups()
+        assert key not in parsed, f"{key} twice"
+        parsed[key] = json.loads(value) if value.startswith('"') else value
+        position = pair.end()
+    return parsed
+
+
+PARSERS = {"logfmt": parse_logfmt, "json": json.loads}
+
+
+def logged(
+    fmt: str, emit: Callable[[logging.Logger], object], secrets: tuple[str, ...] = ()
+) -> list[dict[str, object]]:
+    """The parsed lines that ``emit(log)`` writes through ``setup(..., fmt)``."""
+    stream = io.StringIO()
+    setup("debug", fmt, stream).update(secrets)
+    emit(logging.getLogger("exporter.test"))
+    return [PARSERS[fmt](line) for line in stream.getvalue().splitlines()]
 
 
 def raised(message: str) -> object:
@@ -110,6 +144,136 @@ class TestJsonFormatter:
         assert (line.count("\n"), json.loads(line)["msg"]) == (0, "first\nsecond")
 
 
+class TestFields:
+    def test_values_in_call_order(self) -> None:
+        """``fields`` returns its keywords as they were given, in their order."""
+        assert list(fields(workspace="demo", reason="auth", status=401).items()) == [
+            ("workspace", "demo"),
+            ("reason", "auth"),
+            ("status", 401),
+        ]
+
+    @pytest.mark.parametrize(
+        "key", ["name", "msg", "args", "levelname", "exc_info", "message", "asctime", "process"]
+    )
+    def test_a_record_attribute_is_renamed(self, key: str) -> None:
+        """A key ``LogRecord`` reserves gets a ``_``, so the log call does not raise."""
+        lines = logged("logfmt", lambda log: log.info("x", extra=fields(**{key: "v"})))
+        assert {k: v for k, v in lines[0].items() if k != "ts"} == {
+            "level": "info",
+            "logger": "exporter.test",
+            "msg": "x",
+            f"{key}_": "v",
+        }
+
+
+AWKWARD = [
+    pytest.param("two words", id="space"),
+    pytest.param('say "hi"', id="quotes"),
+    pytest.param("it's", id="apostrophe"),
+    pytest.param("line\nbreak\r\n", id="newlines"),
+    pytest.param("back\\slash", id="backslash"),
+    pytest.param("a=b", id="equals"),
+    pytest.param("tab\there", id="tab"),
+    pytest.param("Zoë 李 🎧", id="unicode"),
+    pytest.param("para\u2028graph\x85next\x1c", id="unicode-line-breaks"),
+    pytest.param("bell\x07\x7f", id="control"),
+    pytest.param("", id="empty"),
+]
+
+
+class TestStructuredLines:
+    def test_logfmt_line(self) -> None:
+        """The fields follow ts, level, logger and msg as keys of their own, in call order."""
+        record = make_record("poll failed", extra=fields(workspace="demo", reason="auth"))
+        assert LogfmtFormatter().format(record) == (
+            "ts=2023-11-14T22:13:20.123Z level=info logger=exporter.poller "
+            'msg="poll failed" workspace=demo reason=auth'
+        )
+
+    def test_json_line(self) -> None:
+        """In JSON the fields are keys of the object, after msg, in call order."""
+        record = make_record("poll failed", extra=fields(workspace="demo", reason="auth"))
+        assert list(json.loads(JsonFormatter().format(record)).items()) == [
+            ("ts", "2023-11-14T22:13:20.123Z"),
+            ("level", "info"),
+            ("logger", "exporter.poller"),
+            ("msg", "poll failed"),
+            ("workspace", "demo"),
+            ("reason", "auth"),
+        ]
+
+    @pytest.mark.parametrize("fmt", sorted(PARSERS))
+    @pytest.mark.parametrize("workspace", AWKWARD)
+    def test_workspace_round_trips(self, fmt: str, workspace: str) -> None:
+        """Any workspace name comes back exactly from one line that parses."""
+        lines = logged(
+            fmt, lambda log: log.info("poll succeeded", extra=fields(workspace=workspace))
+        )
+        assert [(line["msg"], line["workspace"]) for line in lines] == [
+            ("poll succeeded", workspace)
+        ]
+
+    @pytest.mark.parametrize("fmt", sorted(PARSERS))
+    def test_field_named_like_a_line_key(self, fmt: str) -> None:
+        """A field called ``level``, ``ts`` or ``exception`` leaves the line's own alone."""
+        extra = {"level": "high", "ts": "now", "exception": "none", "level_": "x"}
+        (line,) = logged(fmt, lambda log: log.warning("x", extra=extra))
+        assert {k: v for k, v in line.items() if k != "ts"} == {
+            "level": "warn",
+            "logger": "exporter.test",
+            "msg": "x",
+            "level_": "high",
+            "ts_": "now",
+            "exception_": "none",
+            "level__": "x",
+        }
+
+    def test_keys_are_safe_logfmt_keys(self) -> None:
+        """Each character of a key but ASCII letters, digits and ``_`` becomes ``_``, an empty
+        key ``_``, and a key taken already gets ``_`` appended."""
+        extra = {"a b": 1, 'x="y': 2, "é": 3, "": 4, "a_b": 5}
+        record = make_record("x", extra=extra)
+        assert LogfmtFormatter().format(record).split(" ", 4)[4] == ("a_b=1 x__y=2 _=3 __=4 a_b_=5")
+
+    def test_logfmt_values(self) -> None:
+        """Numbers as written, booleans as true/false, None as null, others as their text."""
+        extra = fields(status=401, seconds=0.25, ok=True, up=False, error=None, peer=("::1", 9))
+        assert LogfmtFormatter().format(make_record("x", extra=extra)).split(" ", 4)[4] == (
+            "status=401 seconds=0.25 ok=true up=false error=null peer=\"('::1', 9)\""
+        )
+
+    def test_json_values(self) -> None:
+        """Numbers, booleans and null stay JSON's own; NaN and others become text."""
+        extra = fields(
+            status=401, seconds=0.25, ok=True, error=None, nan=float("nan"), peer=("::1", 9)
+        )
+        line = json.loads(JsonFormatter().format(make_record("x", extra=extra)))
+        assert [line[key] for key in extra] == [401, 0.25, True, None, "nan", "('::1', 9)"]
+
+    @pytest.mark.parametrize("fmt", sorted(PARSERS))
+    def test_exception_comes_last_and_the_message_stays_constant(self, fmt: str) -> None:
+        """``log.exception`` keeps msg as given and adds the traceback as ``exception``."""
+
+        def emit(log: logging.Logger) -> None:
+            try:
+                raise RuntimeError("disk full")
+            except RuntimeError:
+                log.exception("cannot write state file", extra=fields(path="/var/x.json"))
+
+        (line,) = logged(fmt, emit)
+        exception = str(line["exception"]).splitlines()
+        assert (list(line)[-3:], line["msg"], line["path"]) == (
+            ["msg", "path", "exception"],
+            "cannot write state file",
+            "/var/x.json",
+        )
+        assert (exception[0], exception[-1]) == (
+            "Traceback (most recent call last):",
+            "RuntimeError: disk full",
+        )
+
+
 class TestRedactor:
     def test_message(self) -> None:
         """A secret in the message text is replaced."""
@@ -129,22 +293,40 @@ class TestRedactor:
         )
 
     def test_traceback(self) -> None:
-        """A secret in an exception is replaced, and the traceback becomes part of the text."""
+        """A secret in an exception is replaced in its traceback, which leaves the message."""
         record = make_record(
             "poll failed", level=logging.ERROR, exc_info=raised(f"bad token {SECRET}")
         )
         Redactor([SECRET]).filter(record)
-        lines = record.getMessage().splitlines()
-        assert (lines[0], lines[1], lines[-1]) == (
+        lines = (record.exc_text or "").splitlines()
+        assert (record.getMessage(), lines[0], lines[-1]) == (
             "poll failed",
             "Traceback (most recent call last):",
             "RuntimeError: bad token <redacted>",
         )
-        assert (SECRET in record.getMessage(), record.exc_info, record.exc_text) == (
-            False,
-            None,
-            None,
+        assert (SECRET in (record.exc_text or ""), record.exc_info) == (False, None)
+
+    def test_field(self) -> None:
+        """A secret in a field's text is replaced, whatever the field's type."""
+        record = make_record("request sent", extra=fields(url=f"https://x/?t={SECRET}"))
+        record.headers = {"Authorization": f"Bearer {SECRET}"}
+        Redactor([SECRET]).filter(record)
+        assert (record.url, record.headers) == (
+            "https://x/?t=<redacted>",
+            "{'Authorization': 'Bearer <redacted>'}",
         )
+
+    def test_field_without_a_secret_keeps_its_type(self) -> None:
+        """A field that holds no secret is left as it was, a number stays a number."""
+        record = make_record("poll succeeded", extra=fields(status=200, workspace="demo"))
+        Redactor([SECRET]).filter(record)
+        assert (record.status, record.workspace) == (200, "demo")
+
+    def test_bad_arguments_do_not_raise(self) -> None:
+        """A message whose ``%`` arguments do not fit is kept with them, not raised."""
+        record = make_record("took %d s", "many")
+        Redactor([SECRET]).filter(record)
+        assert record.getMessage() == "took %d s ('many',)"
 
     def test_every_occurrence(self) -> None:
         """Each occurrence of each secret is replaced."""
@@ -182,10 +364,12 @@ class TestSetup:
         except ValueError:
             log.exception("failed")
         lines = stream.getvalue().splitlines()
-        fields = [line.split(" ", 1)[1] for line in lines]
-        assert fields[0] == 'level=info logger=exporter.test msg="token=<redacted>"'
-        assert fields[1].startswith('level=error logger=exporter.test msg="failed\\nTraceback')
-        assert fields[1].endswith('ValueError: <redacted>"')
+        rest = [line.split(" ", 1)[1] for line in lines]
+        assert rest[0] == 'level=info logger=exporter.test msg="token=<redacted>"'
+        assert rest[1].startswith(
+            'level=error logger=exporter.test msg=failed exception="Traceback (most recent'
+        )
+        assert rest[1].endswith('ValueError: <redacted>"')
         assert (len(lines), SECRET in stream.getvalue()) == (2, False)
 
     def test_json_end_to_end(self) -> None:
@@ -196,6 +380,34 @@ class TestSetup:
         entry = json.loads(stream.getvalue())
         del entry["ts"]
         assert entry == {"level": "debug", "logger": "exporter.test", "msg": "using <redacted>"}
+
+    @pytest.mark.parametrize("fmt", sorted(PARSERS))
+    def test_secret_redacted_in_message_field_and_exception(self, fmt: str) -> None:
+        """A secret in the message, in a field and in an exception is replaced in each."""
+
+        def emit(log: logging.Logger) -> None:
+            log.info("using %s", SECRET, extra=fields(workspace="demo"))
+            log.info("request sent", extra=fields(workspace="demo", header=f"Bearer {SECRET}"))
+            try:
+                raise ValueError(f"rejected {SECRET}")
+            except ValueError:
+                log.exception("poll failed", extra=fields(workspace="demo"))
+
+        lines = logged(fmt, emit, secrets=(SECRET,))
+        assert [
+            (
+                line["msg"],
+                line["workspace"],
+                line.get("header"),
+                str(line.get("exception", "")).splitlines()[-1:],
+            )
+            for line in lines
+        ] == [
+            ("using <redacted>", "demo", None, []),
+            ("request sent", "demo", "Bearer <redacted>", []),
+            ("poll failed", "demo", None, ["ValueError: rejected <redacted>"]),
+        ]
+        assert [SECRET in json.dumps(line) for line in lines] == [False, False, False]
 
     @pytest.mark.parametrize(
         ("level", "expected"),

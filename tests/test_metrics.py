@@ -20,6 +20,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from prometheus_client.registry import Collector
 
 from exporter import __version__
+from exporter.build import BuildInfo
 from exporter.collector import LogioCollector
 from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.metrics import (
@@ -38,6 +39,14 @@ from exporter.state import ExporterState, WorkspaceState
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 BUCKETS = (60.0, 300.0, 3600.0)
+BUILD = BuildInfo(
+    __version__,
+    revision="4f2a9c1e0b7d3a5f6e8c9b0a1d2e3f4a5b6c7d8e",
+    branch="main",
+    python_version="3.12.3",
+    platform="linux/x86_64",
+)
+"""The build the golden files show, whatever runs the tests."""
 AWKWARD = 'Jane "JJ" O\'Brien \\ Zoë\t李 🎧\n},x="1"'
 """An agent name with everything a label value must escape, and more."""
 
@@ -89,7 +98,7 @@ class ReadyMade(Collector):
 
 def registry_of(state: ExporterState, *, per_agent: bool = True) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(LogioCollector(state, per_agent=per_agent))
+    registry.register(LogioCollector(state, per_agent=per_agent, build=BUILD))
     return registry
 
 

@@ -551,14 +551,19 @@ class TestSimulatorServer:
     def test_requests_logged_at_debug(
         self, hand_built: Scenario, client: httpx.Client, caplog: pytest.LogCaptureFixture
     ) -> None:
-        """Each request line goes to logging at debug level, never with the token."""
+        """Each request goes to logging at debug level, its line and status as fields,
+        never with the token."""
         with (
             caplog.at_level(logging.DEBUG, logger="exporter.simulator.server"),
             SimulatorServer(hand_built, token=TOKEN) as sim,
         ):
             client.get(f"{sim.url}/", headers=AUTH)
-        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-        assert [line.endswith('"GET / HTTP/1.1" 200 -') for line in lines] == [True]
+        lines = [
+            (r.getMessage(), r.peer, r.request, r.status)  # type: ignore[attr-defined]
+            for r in caplog.records
+            if r.levelno == logging.DEBUG
+        ]
+        assert lines == [("logio simulator request", "127.0.0.1", "GET / HTTP/1.1", 200)]
         assert TOKEN not in caplog.text
 
     def test_serves_https_with_a_certificate(self, hand_built: Scenario, tmp_path: Path) -> None:

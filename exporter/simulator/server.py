@@ -23,10 +23,12 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
 
+from exporter.logs import fields
 from exporter.simulator.effects import Plan, plan
 from exporter.simulator.faults import FaultSchedule
 from exporter.simulator.handler import SimRequest, SimResponse, logio_path
@@ -99,7 +101,7 @@ class SimulatorServer:
             daemon=True,
         )
         self._thread.start()
-        log.info("logio simulator serving %s", self.logio_url)
+        log.info("logio simulator serving", extra=fields(url=self.logio_url))
 
     def stop(self) -> None:
         """Stop accepting, close the socket and wait for the serving thread."""
@@ -178,7 +180,11 @@ class _HTTPServer(ThreadingHTTPServer):
         try:
             connection = self.tls.wrap_socket(request, server_side=True)
         except OSError:  # ssl.SSLError included: a client that distrusts the certificate
-            log.debug("logio simulator TLS handshake with %s failed", client_address, exc_info=True)
+            log.debug(
+                "logio simulator TLS handshake failed",
+                extra=fields(peer=client_address[0]),
+                exc_info=True,
+            )
             return
         try:
             super().finish_request(connection, client_address)
@@ -187,7 +193,11 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-response is routine: debug, not a stderr traceback."""
-        log.debug("logio simulator connection from %s failed", client_address, exc_info=True)
+        log.debug(
+            "logio simulator connection failed",
+            extra=fields(peer=client_address[0]),
+            exc_info=True,
+        )
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -205,8 +215,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch(send_body=False)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        status = code.value if isinstance(code, HTTPStatus) else code
+        log.debug(
+            "logio simulator request",
+            extra=fields(peer=self.address_string(), request=self.requestline, status=status),
+        )
+
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+        """The server's own complaints (a malformed request line, a timeout)."""
+        log.debug(
+            "logio simulator http error",
+            extra=fields(peer=self.address_string(), error=format % args),
+        )
 
     def _dispatch(self, send_body: bool = True) -> None:
         server = cast(_HTTPServer, self.server)
@@ -215,7 +236,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             todo = server.planner(request)
         except Exception:  # one request is the boundary: log it, answer 500, keep serving
-            log.exception("logio simulator failed on %s", request.path)
+            log.exception("logio simulator request failed", extra=fields(path=request.path))
             todo = Plan(SimResponse(500, {"Content-Type": "text/plain"}, b"internal error\n"))
         if todo.wait:
             server.stopping.wait(todo.wait)  # a hang, cut short by stop()
