@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from exporter.core.records import LOGIN, LOGOUT, Record, parse
+from exporter.core.parsing import parse
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.errors import InvalidResponseError
 from exporter.simulator import (
     WEEK,
