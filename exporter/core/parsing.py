@@ -37,6 +37,7 @@ from exporter.core.records import (
     Parsed,
     Record,
     all_timestamps,
+    ints_in_range,
     is_name,
     record,
 )
@@ -218,7 +219,7 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
 
     Row by row, ``_csv_time`` and ``record`` judge each row; here the same tests run on
     the columns: all times ASCII digits, each new name through ``is_name``, each action a
-    key of ``ACTION_OF``, and ``all_timestamps``."""
+    key of ``ACTION_OF``, and ``ints_in_range`` (``all_timestamps`` of known ints)."""
     fields = lines.replace("\n", ",\n,").split(",")  # a "\n" field between rows
     count = (len(fields) + 1) // 5
     if len(fields) != 5 * count - 1 or fields[4::5].count("\n") != count - 1:
@@ -230,13 +231,12 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
     if not _accept(row_names, names):
         return False
     try:
-        actions = list(map(ACTION_OF.__getitem__, fields[3::5]))
+        batch.actions.extend(map(ACTION_OF.__getitem__, fields[3::5]))
         times = list(map(int, stamps))
     except (KeyError, ValueError):  # an action unknown; a time past int's digit limit
         return False
-    if not all_timestamps(times):
+    if not ints_in_range(times):
         return False
-    batch.actions.extend(actions)
     batch.timestamps.extend(times)
     batch.names.extend(map(names.__getitem__, row_names))
     return True

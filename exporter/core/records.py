@@ -89,21 +89,25 @@ def is_timestamp(value: object) -> TypeGuard[int]:
 
 
 def all_timestamps(values: Sequence[object]) -> bool:
-    """``all(map(is_timestamp, values))`` in three passes of C instead of a call per value:
-    all are ints (no bool, no float) when their types are ``{int}``, and ints are all in
-    ``TIMESTAMPS``, an interval, when the least and the greatest are.
+    """``all(map(is_timestamp, values))`` in passes of C instead of a call per value: all
+    are ints (no bool, no float) when their types are ``{int}``, then ``ints_in_range``.
 
-    >>> all_timestamps([0, 7, MAX_TIMESTAMP]), all_timestamps([5, MAX_TIMESTAMP + 1])
-    (True, False)
-    >>> all_timestamps([5, True]), all_timestamps([5, 6.0]), all_timestamps([])
-    (False, False, True)
+    >>> all_timestamps([0, 7, MAX_TIMESTAMP]), all_timestamps([5, True]), all_timestamps([6.0])
+    (True, False, False)
     """
-    if not values:
-        return True
-    if set(map(type, values)) != {int}:
-        return False
-    ints = cast("Sequence[int]", values)
-    return min(ints) in TIMESTAMPS and max(ints) in TIMESTAMPS
+    return set(map(type, values)) <= {int} and ints_in_range(cast("Sequence[int]", values))
+
+
+def ints_in_range(ints: Sequence[int]) -> bool:
+    """``all_timestamps`` of values known to be ints: ``TIMESTAMPS`` is an interval, so
+    all are in it when the least and the greatest are.
+
+    >>> ints_in_range([]), ints_in_range([0, MAX_TIMESTAMP]), ints_in_range([5, -1])
+    (True, True, False)
+    >>> ints_in_range([5, MAX_TIMESTAMP + 1])
+    False
+    """
+    return not ints or (min(ints) in TIMESTAMPS and max(ints) in TIMESTAMPS)
 
 
 class Parsed(NamedTuple):
