@@ -12,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter.core.parsing import parse, parse_batch, parse_csv, parse_json
-from exporter.core.records import LOGIN, LOGOUT, Format, Parsed, Record
+from exporter.core.records import (
+    LOGIN,
+    LOGOUT,
+    Format,
+    Parsed,
+    Record,
+    all_timestamps,
+    ints_in_range,
+    is_name,
+)
 from exporter.errors import InvalidResponseError
 
 JOE_LOGIN = Record("joe", 1554108536, LOGIN)
@@ -607,6 +616,41 @@ class TestOneRowRule:
             b"8" * 5000,
         )
         assert parse(body, "json") == Parsed([Record("joe", 10, LOGIN)], [])
+
+
+class TestRuleParts:
+    """The forms of the rule that the fast paths use give the reference's verdict."""
+
+    @settings(max_examples=300, database=None)
+    @given(
+        values=st.lists(
+            st.one_of(
+                st.integers(-5, LAST_SECOND + 5),
+                st.sampled_from([0, LAST_SECOND, LAST_SECOND + 1, -1, 10**30]),
+                st.booleans(),
+                st.floats(0, 10),
+                st.none(),
+                st.text(max_size=3),
+            ),
+            max_size=8,
+        )
+    )
+    def test_all_timestamps(self, values: list[object]) -> None:
+        """A batch passes exactly when every value is an int, not a bool, in the bound."""
+        expected = all(type(v) is int and 0 <= v <= LAST_SECOND for v in values)
+        assert all_timestamps(values) is expected
+
+    @settings(max_examples=300, database=None)
+    @given(values=st.lists(st.integers(-(10**13), 10**13), max_size=8))
+    def test_ints_in_range(self, values: list[int]) -> None:
+        """Ints pass exactly when each is from 0 to the last second of year 9999."""
+        assert ints_in_range(values) is all(0 <= v <= LAST_SECOND for v in values)
+
+    @settings(max_examples=300, database=None)
+    @given(name=st.text(st.characters() | UNDECODABLE, max_size=6))
+    def test_is_name(self, name: str) -> None:
+        """A name is any text but the empty one and one holding a lone surrogate."""
+        assert is_name(name) is (reference_rule(name, "1", LOGIN) is not None)
 
 
 JOE_AT = b'[{"id":1,"name":"joe","timestamp":%s,"action":"Login"}]'

@@ -65,9 +65,9 @@ def is_name(value: object) -> TypeGuard[str]:
     """Any non-empty text is an agent's name, whatever characters it holds.
 
     A tab, a line break, a zero-width joiner in an emoji or a NUL are all part of some
-    name, and the expositions escape what needs it. Only text that is not Unicode is no
-    name: a byte that is not UTF-8 decodes to a lone surrogate, as does a JSON ``\\ud800``,
-    and neither can be written to ``/metrics`` or to the state file.
+    name, and the expositions escape what needs it. Only text holding a lone surrogate is
+    no name: a byte that is not UTF-8 decodes to one, as does a JSON ``\\ud800``, and
+    neither can be written as UTF-8 to ``/metrics`` or to the state file.
 
     >>> [is_name(text) for text in ("ann", "a\\tb", "\\u200d", "", "Jos\\udce9")]
     [True, True, True, False, False]
