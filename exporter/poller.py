@@ -19,7 +19,8 @@ from operator import attrgetter
 from typing import Protocol
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
-from exporter.core.records import Batch, Parsed, parse_batch
+from exporter.core.parsing import parse_batch
+from exporter.core.records import Batch, Parsed
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
 from exporter.state import WorkspaceState

@@ -738,17 +738,16 @@ class TestLabelValues:
         "zoe\u0308",
         "emoji 😀",
         "ملك الحمد",
-    )
-    """Printable names: each exposed as exactly itself."""
-    INVALID = (
-        "",
         "tab\there",
         "nul\x00byte",
         "zero\u200bwidth",
         "line\u2028separator",
         'x"} 1\ncention_up{workspace="csv"} 0\ny{a="',
     )
-    """Names no label should carry: each of their rows is counted invalid."""
+    """Names of any text, control and invisible characters included: each exposed as
+    exactly itself."""
+    INVALID = ("",)
+    """The one name that is no name: each of its rows is counted invalid."""
     RAW: ClassVar[dict[str, dict[bytes, bytes]]] = {
         "csv": {
             b"PLACEHOLDER-LATIN1": b"Jos\xe9",
@@ -770,19 +769,18 @@ class TestLabelValues:
 
     def expected(self, fmt: str) -> tuple[set[str], int]:
         """The names exposed, and the invalid rows, once every name logged in and out."""
-        valid = set(self.VALID)
-        invalid = [*self.INVALID, *(key.decode() for key in self.RAW[fmt])]
-        invalid.remove("PLACEHOLDER-ESCAPE")
-        if fmt == "csv":  # a backslash escape means nothing in CSV: a printable name
+        valid = {*self.VALID, "new\nline", "carriage\r\nreturn"}
+        invalid = [*self.INVALID, "PLACEHOLDER-LATIN1", "PLACEHOLDER-BROKEN"]
+        if fmt == "csv":  # a backslash escape means nothing in CSV: text like any other
             valid.add("\\ud800 lone")
         else:  # in JSON it is a lone surrogate, which is no text
             invalid.append("PLACEHOLDER-ESCAPE")
         return valid, 2 * len(invalid)
 
     def test_any_name_is_escaped_exactly_or_counted_invalid(self, tmp_path: Path) -> None:
-        """Printable names come out as exactly themselves, without a forged series; any
-        other name, bytes that are not UTF-8 included, counts its rows invalid, and the
-        exporter goes on polling and saving its state file."""
+        """Every name of text comes out as exactly itself, without a forged series; an
+        empty name and bytes that are not UTF-8 count their rows invalid, and the exporter
+        goes on polling and saving its state file."""
         start = int(time.time()) - 300
         names = [*self.VALID, *self.INVALID, *(key.decode() for key in self.RAW["csv"])]
         scenarios = {fmt: Scenario(start=start, agents=0, live=False) for fmt in ("csv", "json")}

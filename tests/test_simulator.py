@@ -19,7 +19,8 @@ import httpx
 import pytest
 from certs import issue, write_pem
 
-from exporter.core.records import LOGIN, LOGOUT, Record, parse
+from exporter.core.parsing import parse
+from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.errors import InvalidResponseError
 from exporter.simulator import (
     WEEK,

@@ -13,7 +13,8 @@ from itertools import chain
 from operator import attrgetter
 
 from exporter.config import Config, WorkspaceConfig
-from exporter.core.records import Record, parse
+from exporter.core.parsing import parse
+from exporter.core.records import Record
 from exporter.core.window import RecordDedup, RowDedup, Window
 from exporter.errors import NetworkError, RateLimitedError, RequestTimeout, ServerError
 from exporter.poller import Fetcher
