@@ -46,7 +46,8 @@ BAD_FLAGS = [
     pytest.param(
         "--web.telemetry-path",
         "metrics",
-        "must start with / and not be /, /healthz or /ready, got 'metrics'",
+        "must start with / and not be /, /healthz, /ready, /-/healthy, /-/ready or /-/reload, "
+        "got 'metrics'",
         id="telemetry-path",
     ),
     pytest.param(

@@ -16,7 +16,7 @@ import exporter
 
 EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.commands.backfill": 1,
-    "exporter.config": 1,
+    "exporter.config": 3,
     "exporter.core.records": 1,
     "exporter.core.window": 2,
     "exporter.metrics": 3,
