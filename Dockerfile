@@ -45,6 +45,9 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
       --home-dir /nonexistent --shell /usr/sbin/nologin exporter \
  && mkdir -p /etc/cention-logio-exporter /var/lib/cention-logio-exporter \
  && chown 10001:10001 /var/lib/cention-logio-exporter
+# The default config file, ./config.yaml, is then the mounted one: `docker run IMAGE
+# --web.listen-address=:9000` (flags alone are run's) reads it as CMD does.
+WORKDIR /etc/cention-logio-exporter
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without a passwd lookup.
 USER 10001:10001
@@ -52,9 +55,10 @@ USER 10001:10001
 # counters and open sessions across container restarts.
 VOLUME /var/lib/cention-logio-exporter
 EXPOSE 9863
-# slim has no curl: ask /healthz with the interpreter the exporter runs on. The port
-# is the default listen address; change it here too if web.listen_address moves.
+# The check reads the config run reads and asks /healthz where it says the exporter
+# listens, over TLS when tls_server_config is on: a changed port or TLS needs no edit here.
+# Flags given to `docker run` it cannot see: pass the same ones with --health-cmd.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9863/healthz', timeout=4).status != 200)"]
+    CMD ["cention-logio-exporter", "healthcheck", "--config.file=/etc/cention-logio-exporter/config.yaml"]
 ENTRYPOINT ["cention-logio-exporter"]
 CMD ["run", "--config.file=/etc/cention-logio-exporter/config.yaml"]

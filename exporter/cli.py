@@ -4,13 +4,15 @@ Each command's flags live in its module under ``exporter.commands``. Here are on
 parts several commands share: logging set-up, the one config loader (config file, flag
 overrides, web config, token redaction), serving, and signals. Flags follow the
 Prometheus exporters' style (``--config.file``, ``--web.listen-address``) and override
-the config file.
+the config file. Flags with no command before them are ``run``'s, as for other exporters:
+``cention-logio-exporter --web.listen-address=:9000`` (``docker run IMAGE --flag``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import stat
@@ -22,34 +24,69 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from exporter import __version__, logs
-from exporter.commands import backfill, check_config, demo, flags, history, query, run, simulate
-from exporter.config import Config, WebConfig, WorkspaceConfig, load_config, web_flags, with_web
+from exporter.commands import (
+    backfill,
+    check_config,
+    demo,
+    flags,
+    healthcheck,
+    history,
+    query,
+    run,
+    simulate,
+)
+from exporter.config import (
+    Config,
+    WebConfig,
+    WorkspaceConfig,
+    api_url_warning,
+    load_config,
+    web_flags,
+    with_web,
+)
 from exporter.daemon import Exporter
 from exporter.errors import ConfigError
 from exporter.simulator import SimulatorServer
-from exporter.web.server import ExporterServer, Reload
+from exporter.web.activation import activated_sockets
+from exporter.web.server import DEFAULT_MAX_REQUESTS, ExporterServer, Reload
 from exporter.web.status import workspace_status
-from exporter.web.webconfig import WebSecurity, load_web_security
+from exporter.web.watch import WatchedWebConfig
 
 log = logging.getLogger("exporter")
 Dispatch = Callable[[argparse.Namespace, logs.Redactor], int]
+DEFAULT_COMMAND = "run"
+TOP_LEVEL_FLAGS = frozenset(("-h", "--help", "--version"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     redactor = logs.setup(args.log_level, args.log_format)
     sys.exit(args.dispatch(args, redactor))
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """``argv`` parsed; with no command word first (nothing, or a flag), ``run``'s.
+
+    ``--help`` and ``--version`` stay the top level's; an unknown word is still an error.
+    """
+    if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_FLAGS):
+        argv = [DEFAULT_COMMAND, *argv]
+    return _parser().parse_args(argv)
+
+
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog=flags.PROG, description="Prometheus exporter for Cention Contact Center's logio API."
+        prog=flags.PROG,
+        description="Prometheus exporter for Cention Contact Center's logio API.",
+        epilog=f"With no COMMAND the flags are {DEFAULT_COMMAND}'s: `%(prog)s --config.file "
+        f"PATH` is `%(prog)s {DEFAULT_COMMAND} --config.file PATH`.",
     )
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     entries: tuple[tuple[Callable[[flags.Subparsers], argparse.ArgumentParser], Dispatch], ...] = (
         (run.add_parser, _run),
         (check_config.add_parser, _check_config),
+        (healthcheck.add_parser, _healthcheck),
         (simulate.add_parser, _simulate),
         (demo.add_parser, _demo),
         (backfill.add_parser, _backfill),
@@ -65,10 +102,14 @@ def _parser() -> argparse.ArgumentParser:
 
 @dataclass(frozen=True)
 class Loaded:
-    """What ``run`` starts with: the config, the flags applied, and its web config."""
+    """What ``run`` starts with: the config, the flags applied, and its web config.
+
+    The web config is watched: the server asks it for the current TLS and basic auth at
+    each new connection, and it re-reads its files when they change.
+    """
 
     config: Config
-    security: WebSecurity | None
+    security: WatchedWebConfig | None
 
 
 def load(args: argparse.Namespace, redactor: logs.Redactor, *, web: bool = True) -> Loaded:
@@ -85,7 +126,7 @@ def load(args: argparse.Namespace, redactor: logs.Redactor, *, web: bool = True)
     redactor.update((*redactor.secrets, *(w.token.reveal() for w in config.workspaces)))
     security = None
     if web and config.web.config_file is not None:
-        security = load_web_security(config.web.config_file)
+        security = WatchedWebConfig(config.web.config_file)
     return Loaded(config, security)
 
 
@@ -119,6 +160,8 @@ def _warn_about(config: Config, config_file: str) -> None:
                 workspace.workspace,
                 workspace.api_url,
             )
+        if doubled := api_url_warning(workspace):
+            log.warning("workspace=%s api_url %s", workspace.workspace, doubled)
     inline = any(w.token_inline for w in config.workspaces)
     if inline and _readable_by_others(config_file):
         log.warning(
@@ -142,8 +185,12 @@ def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
     loaded = _loaded(args, redactor)
     if loaded is None:
         return 1
-    security, web = loaded.security, loaded.config.web
-    if security is not None:
+    sockets = _activated(args)
+    if sockets is None:
+        return 1
+    web = loaded.config.web
+    if loaded.security is not None:
+        security = loaded.security.current()
         log.info("web config %s: %s", web.config_file, security.describe())
         if security.auth is not None and security.context is None:
             log.warning("basic_auth_users without tls_server_config: passwords go in clear text")
@@ -165,15 +212,40 @@ def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
             log.info("configuration reloaded")
             return None
 
-    return _serve(exporter, web, security, reload)
+    return _serve(exporter, web, loaded.security, reload, sockets, args.max_requests)
+
+
+def _activated(args: argparse.Namespace) -> list[socket.socket] | None:
+    """The sockets systemd passed with ``--web.systemd-socket``, none without; None once a
+    usage error says why there are none."""
+    if not args.systemd_socket:
+        return []
+    try:
+        return activated_sockets(os.environ, os.getpid())
+    except ValueError as exc:
+        flags.error(args, f"argument --web.systemd-socket: {exc}")
+        return None
 
 
 def _check_config(args: argparse.Namespace, redactor: logs.Redactor) -> int:
     loaded = _loaded(args, redactor)
     if loaded is None:
         return 1
-    print(check_config.summary(args.config_file, loaded.config, loaded.security))
+    security = loaded.security.current() if loaded.security is not None else None
+    print(check_config.summary(args.config_file, loaded.config, security))
+    for warning in check_config.warnings(args.config_file, loaded.config):
+        print(warning, file=sys.stderr)
     return 0
+
+
+def _healthcheck(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    try:
+        loaded = load(args, redactor)
+    except ConfigError as exc:
+        print(healthcheck.unloadable(exc), file=sys.stderr)
+        return 1
+    security = loaded.security.current() if loaded.security is not None else None
+    return healthcheck.main(loaded.config.web, security)
 
 
 def _simulate(args: argparse.Namespace, redactor: logs.Redactor) -> int:
@@ -182,7 +254,7 @@ def _simulate(args: argparse.Namespace, redactor: logs.Redactor) -> int:
         if not _started(simulator, args.listen_address):
             return 1
         try:
-            print(simulate.banner(simulator, args.agents), flush=True)
+            print(simulate.banner(simulator, args), flush=True)
             signals.wait(None)
         finally:
             simulator.stop()
@@ -194,7 +266,9 @@ def _demo(args: argparse.Namespace, redactor: logs.Redactor) -> int:
     if not _started(simulator, args.sim_address):
         return 1
     try:
-        config = demo.demo_config(simulator.url, args.workspace, args.token, args.listen_address)
+        config = demo.demo_config(
+            simulator.url, args.workspace, simulate.token(args), args.listen_address
+        )
         print(demo.banner(simulator, args.listen_address), flush=True)
         return _serve(Exporter(config), config.web, None, None)
     finally:
@@ -245,30 +319,39 @@ def _one_shot(
 
 
 def _serve(
-    exporter: Exporter, web: WebConfig, security: WebSecurity | None, reload: Reload | None
+    exporter: Exporter,
+    web: WebConfig,
+    security: WatchedWebConfig | None,
+    reload: Reload | None,
+    sockets: Sequence[socket.socket] = (),
+    max_requests: int = DEFAULT_MAX_REQUESTS,
 ) -> int:
     """Serve until SIGTERM or SIGINT, reloading on SIGHUP; the state file is written last.
 
+    Passed ``sockets`` (socket activation) are served instead of the listen addresses.
     The signals are taken before the port opens: a SIGHUP sent as soon as ``/healthz``
     answers reloads rather than ends the process.
     """
     with _Signals() as signals:
         try:
             server = ExporterServer(
-                web.listen_address,
+                () if sockets else web.listen_address,
                 exporter.registry,
+                sockets=sockets,
                 telemetry_path=web.telemetry_path,
                 not_ready=exporter.state.not_ready,
                 reload=reload,
                 security=security,
                 status=lambda: workspace_status(exporter.state, exporter.config.metrics.per_agent),
+                max_requests=max_requests,
             )
-        except OSError as exc:
-            log.error("cannot listen on %s: %s", web.listen_address, exc.strerror)
+        except OSError as exc:  # its message names the address
+            log.error("cannot listen on %s", exc.strerror)
             return 1
         exporter.start()
         server.start()
-        log.info("listening on %s, telemetry at %s", web.listen_address, web.telemetry_path)
+        addresses = ", ".join(server.addresses)
+        log.info("listening on %s, telemetry at %s", addresses, web.telemetry_path)
         signals.wait(reload)
         log.info("shutting down")
         server.shutdown()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from exporter.errors import ConfigError
 from exporter.validate import (
@@ -37,6 +37,11 @@ DEFAULT_LISTEN_ADDRESS = ":9863"
 DEFAULT_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0)
 
 _WORKSPACE = re.compile(r"[A-Za-z0-9._~-]+")
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104  # not binds
+_LOGIO_PATH = re.compile(r"/s/[^/]+(/capi(/custom(/logio)?)?)?$|/capi/custom/logio$")
+"""The tail of an ``api_url`` that repeats what ``WorkspaceConfig.endpoint`` appends."""
+RESERVED_PATHS = ("/", "/healthz", "/ready", "/-/healthy", "/-/ready", "/-/reload")
+"""Paths the server answers itself, which the telemetry path cannot take."""
 
 
 class Secret:
@@ -102,7 +107,8 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    listen_address: tuple[str, ...] = (DEFAULT_LISTEN_ADDRESS,)
+    """Every ``HOST:PORT`` served; the key takes one or a list."""
     telemetry_path: str = "/metrics"
     config_file: str | None = None
 
@@ -122,6 +128,16 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT such as :9863, got {value!r}")
     return host.strip("[]"), int(port)
+
+
+def local_address(value: str) -> tuple[str, int]:
+    """Where a client on this machine reaches a server listening on ``value``.
+
+    >>> local_address(":9863"), local_address("[::]:9863"), local_address("10.0.0.5:9863")
+    (('127.0.0.1', 9863), ('::1', 9863), ('10.0.0.5', 9863))
+    """
+    host, port = parse_listen_address(value)
+    return _WILDCARDS.get(host, host), port
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -217,7 +233,7 @@ def _buckets(value: object) -> tuple[float, ...]:
 
 def _web(section: Mapping[str, Any], base_dir: Path, problems: list[str]) -> WebConfig:
     d = WebConfig()
-    address = get(section, "web.listen_address", listen_address, d.listen_address, problems)
+    address = get(section, "web.listen_address", listen_addresses, d.listen_address, problems)
     path = get(section, "web.telemetry_path", _telemetry_path, d.telemetry_path, problems)
     config_file = get(section, "web.config_file", _in(base_dir, _existing_file), None, problems)
     return WebConfig(address, path, config_file)
@@ -230,10 +246,27 @@ def listen_address(value: object) -> str:
     return address
 
 
+def listen_addresses(value: object) -> tuple[str, ...]:
+    """One ``HOST:PORT`` or a list of them, each once; ``ValueError`` otherwise.
+
+    >>> listen_addresses(["127.0.0.1:9863", "[::1]:9863"])
+    ('127.0.0.1:9863', '[::1]:9863')
+    """
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ValueError("expected HOST:PORT or a list of them, got []")
+    addresses = tuple(listen_address(v) for v in values)
+    for address in addresses:
+        if addresses.count(address) > 1:
+            raise ValueError(f"{address} is listed more than once")
+    return addresses
+
+
 def _telemetry_path(value: object) -> str:
     path = string(value)
-    if not path.startswith("/") or path in ("/", "/healthz", "/ready"):
-        raise ValueError(f"must start with / and not be /, /healthz or /ready, got {path!r}")
+    if not path.startswith("/") or path in RESERVED_PATHS:
+        reserved = ", ".join(RESERVED_PATHS[:-1]) + f" or {RESERVED_PATHS[-1]}"
+        raise ValueError(f"must start with / and not be {reserved}, got {path!r}")
     return path
 
 
@@ -249,24 +282,26 @@ def _existing_file(value: object) -> str:
     return path
 
 
-WEB_FLAGS: Mapping[str, tuple[str, Callable[[object], str]]] = {
-    "--web.listen-address": ("listen_address", listen_address),
+WEB_FLAGS: Mapping[str, tuple[str, Callable[[object], object]]] = {
+    "--web.listen-address": ("listen_address", listen_addresses),
     "--web.telemetry-path": ("telemetry_path", _telemetry_path),
     "--web.config.file": ("config_file", _existing_file),
 }
 """The flags that override a ``web`` key, each checked as that key is in the file."""
 
 
-def web_flags(given: Mapping[str, str]) -> dict[str, str]:
+def web_flags(given: Mapping[str, object]) -> dict[str, Any]:
     """Check the web flags given (flag -> value); the ``web`` keys they set.
 
     A bad value is a ``ConfigError`` naming the flag. A relative ``--web.config.file``
-    stays as given: from the current directory, as any path on a command line.
+    stays as given: from the current directory, as any path on a command line. The
+    addresses of ``--web.listen-address`` (a list: it repeats) replace the file's.
 
     >>> web_flags({"--web.telemetry-path": "/probe"})
     {'telemetry_path': '/probe'}
     """
-    keys, problems = {}, []
+    keys: dict[str, Any] = {}
+    problems = []
     for flag, value in given.items():
         key, check = WEB_FLAGS[flag]
         try:
@@ -278,7 +313,7 @@ def web_flags(given: Mapping[str, str]) -> dict[str, str]:
     return keys
 
 
-def with_web(config: Config, keys: Mapping[str, str]) -> Config:
+def with_web(config: Config, keys: Mapping[str, Any]) -> Config:
     """``config`` with the ``web`` keys set by flags, already checked by ``web_flags``."""
     return dataclasses.replace(config, web=dataclasses.replace(config.web, **keys))
 
@@ -407,6 +442,24 @@ def _url(value: object) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("must not hold a query, a fragment or credentials")
     return url
+
+
+def api_url_warning(workspace: WorkspaceConfig) -> str | None:
+    """Why ``api_url`` looks like a pasted endpoint URL, whose path would double; else None.
+
+    The exporter appends ``/s/<workspace>/capi/custom/logio`` itself: a base path such as
+    ``https://cention.example/api`` is fine, but ``https://host/s/demo/capi/custom/logio``
+    polls ``https://host/s/demo/capi/custom/logio/s/demo/capi/custom/logio``, a 404 each time.
+    """
+    parts = urlsplit(workspace.api_url)
+    tail = _LOGIO_PATH.search(parts.path)
+    if tail is None:
+        return None
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path[: tail.start()], "", ""))
+    return (
+        f"{workspace.api_url} ends in {tail.group()}, which the exporter appends itself; "
+        f"did you mean {base}?"
+    )
 
 
 def _format(value: object) -> Literal["csv", "json"]:

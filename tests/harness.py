@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -33,6 +34,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def first_answer(url: str) -> httpx.Response:
+    """GET ``url``, retrying for up to 20 s while nothing listens there yet."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return httpx.get(url, timeout=10)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def write_config(path: Path, workspaces: list[dict[str, object]], **sections: object) -> Path:
     """A config file polling fast enough for tests."""
     config: dict[str, object] = {
@@ -51,13 +64,23 @@ def write_config(path: Path, workspaces: list[dict[str, object]], **sections: ob
 
 
 class ExporterProcess:
-    """A running ``cention-logio-exporter run``; its log is in ``log_path``."""
+    """A running ``cention-logio-exporter run``; its log is in ``log_path``.
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.process, self.port, self.log_path = process, port, log_path
-        self.url = f"http://127.0.0.1:{port}"
+    With ``verify`` (the client side of its TLS) it is asked over HTTPS.
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        log_path: Path,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
+        self.process, self.port, self.log_path, self.verify = process, port, log_path, verify
+        self.url = f"{'https' if verify else 'http'}://127.0.0.1:{port}"
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
+        kwargs.setdefault("verify", self.verify or True)
         return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
 
     def scrape_text(self) -> str:
@@ -94,19 +117,29 @@ def run_exporter(
     env: dict[str, str] | None = None,
     ready: bool = True,
     cwd: Path | None = None,
+    command: tuple[str, ...] = ("run",),
+    port: int | None = None,
+    verify: ssl.SSLContext | None = None,
 ) -> Iterator[ExporterProcess]:
-    """Start ``python -m exporter run`` on a free port, stop it with SIGTERM at the end."""
-    port = free_port()
+    """Start ``python -m exporter run`` on a free port, stop it with SIGTERM at the end.
+
+    ``command=()`` leaves out the command word. Given a ``port``, no listen address is
+    added: the config file or ``args`` say where that port is.
+    """
+    listen = []
+    if port is None:
+        port = free_port()
+        listen = [f"--web.listen-address=127.0.0.1:{port}"]
     log_path = config.with_suffix(".log")
-    command = [
+    command = (
         sys.executable,
         "-m",
         "exporter",
-        "run",
+        *command,
         f"--config.file={config}",
-        f"--web.listen-address=127.0.0.1:{port}",
+        *listen,
         *args,
-    ]
+    )
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,
@@ -115,7 +148,7 @@ def run_exporter(
             env={**os.environ, **(env or {})},
             cwd=cwd,
         )
-    exporter = ExporterProcess(process, port, log_path)
+    exporter = ExporterProcess(process, port, log_path, verify)
     try:
         exporter.wait_for(lambda: exporter.get("/healthz").status_code == 200, 30, "/healthz")
         if ready:

@@ -6,12 +6,10 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-from harness import free_port, needs
+from harness import first_answer, free_port, needs
 
 from exporter.web.activation import listen_fds
 
@@ -98,15 +96,3 @@ class TestSocketActivation:
         assert [r.status_code for r in answers] == [200, 200]
         assert samples == [["cention_test_activated 1.0"]] * 2
         assert "Execing" in (tmp_path / "activate.log").read_text(encoding="utf-8")
-
-
-def first_answer(url: str) -> httpx.Response:
-    """GET ``url``, retrying for up to 20 s while nothing listens there yet."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return httpx.get(url, timeout=10)
-        except httpx.ConnectError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

@@ -17,6 +17,7 @@ from exporter.config import (
     StateConfig,
     WebConfig,
     WorkspaceConfig,
+    api_url_warning,
     load_config,
     parse_config,
     parse_duration,
@@ -120,7 +121,7 @@ class TestLoadConfig:
                     86400.0,
                 ),
             ),
-            web=WebConfig(listen_address=":9863", telemetry_path="/metrics", config_file=None),
+            web=WebConfig(listen_address=(":9863",), telemetry_path="/metrics", config_file=None),
         )
 
     def test_every_key_set(self, tmp_path: Path) -> None:
@@ -198,7 +199,7 @@ web:
                 forget_agent_after=604800.0,
                 session_duration_buckets=(30.0, 60.0, 3600.0),
             ),
-            web=WebConfig(listen_address="[::1]:9100", telemetry_path="/probe/metrics"),
+            web=WebConfig(listen_address=("[::1]:9100",), telemetry_path="/probe/metrics"),
         )
 
     def test_missing_file(self, tmp_path: Path) -> None:
@@ -243,7 +244,7 @@ class TestDefaults:
             poll=PollConfig(30.0, 10.0, 600.0, 604800.0, 86400.0, 268435456),
             state=StateConfig(None),
             metrics=MetricsConfig(True, 2592000.0, DEFAULT_BUCKETS),
-            web=WebConfig(":9863", "/metrics", None),
+            web=WebConfig((":9863",), "/metrics", None),
         )
 
     @pytest.mark.parametrize(
@@ -959,14 +960,41 @@ class TestWeb:
             pytest.param("/", id="root"),
             pytest.param("/healthz", id="healthz"),
             pytest.param("/ready", id="ready"),
+            pytest.param("/-/healthy", id="toolkit-healthy"),
+            pytest.param("/-/ready", id="toolkit-ready"),
+            pytest.param("/-/reload", id="reload"),
         ],
     )
     def test_bad_telemetry_path(self, path: str) -> None:
         """The telemetry path must be absolute and not shadow another endpoint."""
         data = {"workspaces": [workspace()], "web": {"telemetry_path": path}}
         assert problems_of(data) == [
-            f"web.telemetry_path: must start with / and not be /, /healthz or /ready, got {path!r}"
+            "web.telemetry_path: must start with / and not be /, /healthz, /ready, /-/healthy, "
+            f"/-/ready or /-/reload, got {path!r}"
         ]
+
+    def test_several_listen_addresses(self) -> None:
+        """web.listen_address takes a list too, kept in its order."""
+        addresses = ["127.0.0.1:9863", "[::1]:9863", ":9100"]
+        data = {"workspaces": [workspace()], "web": {"listen_address": addresses}}
+        assert parse(data).web.listen_address == ("127.0.0.1:9863", "[::1]:9863", ":9100")
+
+    @pytest.mark.parametrize(
+        ("addresses", "problem"),
+        [
+            pytest.param([], "expected HOST:PORT or a list of them, got []", id="empty"),
+            pytest.param(
+                [":9863", "nowhere"], "expected HOST:PORT such as :9863, got 'nowhere'", id="bad"
+            ),
+            pytest.param(
+                [":9863", "[::1]:9863", ":9863"], ":9863 is listed more than once", id="twice"
+            ),
+        ],
+    )
+    def test_bad_listen_address_list(self, addresses: list[str], problem: str) -> None:
+        """An empty list, a bad member or one listed twice (its bind would fail) is named."""
+        data = {"workspaces": [workspace()], "web": {"listen_address": addresses}}
+        assert problems_of(data) == [f"web.listen_address: {problem}"]
 
 
 class TestRelativePaths:
@@ -1012,6 +1040,61 @@ class TestRelativePaths:
         assert problems_of(data) == ["web.config_file: no such file /etc/x/web.yml"]
 
 
+class TestApiUrlWarning:
+    @pytest.mark.parametrize(
+        ("api_url", "tail", "base"),
+        [
+            pytest.param(
+                "http://127.0.0.1:9864/s/demo/capi/custom/logio",
+                "/s/demo/capi/custom/logio",
+                "http://127.0.0.1:9864",
+                id="the-endpoint-pasted",
+            ),
+            pytest.param(
+                "https://cention.example/api/s/north/capi/custom/logio",
+                "/s/north/capi/custom/logio",
+                "https://cention.example/api",
+                id="another-workspace-behind-a-base-path",
+            ),
+            pytest.param(
+                "https://apid.cention.com/s/demo", "/s/demo", "https://apid.cention.com", id="s-ws"
+            ),
+            pytest.param(
+                "https://apid.cention.com/s/demo/capi",
+                "/s/demo/capi",
+                "https://apid.cention.com",
+                id="half-the-path",
+            ),
+            pytest.param(
+                "https://proxy.example/capi/custom/logio",
+                "/capi/custom/logio",
+                "https://proxy.example",
+                id="without-s",
+            ),
+        ],
+    )
+    def test_a_path_the_exporter_appends_is_named(self, api_url: str, tail: str, base: str):
+        """An api_url ending in (part of) the logio path gets the tail and the base to use."""
+        config = parse({"workspaces": [workspace(api_url=api_url)]})
+        assert api_url_warning(config.workspaces[0]) == (
+            f"{api_url} ends in {tail}, which the exporter appends itself; did you mean {base}?"
+        )
+
+    @pytest.mark.parametrize(
+        "api_url",
+        [
+            pytest.param("https://apid.cention.com", id="host"),
+            pytest.param("http://logio.internal:8080/base", id="base-path"),
+            pytest.param("https://cention.example/s", id="bare-s"),
+            pytest.param("https://cention.example/s/demo/reports", id="s-then-other"),
+        ],
+    )
+    def test_a_base_url_gets_no_warning(self, api_url: str) -> None:
+        """A host, or a base path that is not the logio path, is what api_url is for."""
+        config = parse({"workspaces": [workspace(api_url=api_url)]})
+        assert api_url_warning(config.workspaces[0]) is None
+
+
 class TestWebFlags:
     def test_flags_set_the_web_keys(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Each web flag sets its key; a relative --web.config.file is from the cwd."""
@@ -1019,18 +1102,24 @@ class TestWebFlags:
         Path("web.yml").write_text("{}", encoding="utf-8")
         keys = web_flags(
             {
-                "--web.listen-address": "127.0.0.1:9100",
+                "--web.listen-address": ["127.0.0.1:9100", "[::1]:9100"],
                 "--web.telemetry-path": "/probe",
                 "--web.config.file": "web.yml",
             }
         )
         assert keys == {
-            "listen_address": "127.0.0.1:9100",
+            "listen_address": ("127.0.0.1:9100", "[::1]:9100"),
             "telemetry_path": "/probe",
             "config_file": "web.yml",
         }
         config = with_web(parse({"workspaces": [workspace()]}), keys)
-        assert config.web == WebConfig("127.0.0.1:9100", "/probe", "web.yml")
+        assert config.web == WebConfig(("127.0.0.1:9100", "[::1]:9100"), "/probe", "web.yml")
+
+    def test_listen_address_flags_replace_the_files(self) -> None:
+        """--web.listen-address, once or more, replaces the file's addresses, not adds to them."""
+        data = {"workspaces": [workspace()], "web": {"listen_address": [":9863", ":9100"]}}
+        config = with_web(parse(data), web_flags({"--web.listen-address": ["127.0.0.1:9200"]}))
+        assert config.web.listen_address == ("127.0.0.1:9200",)
 
     def test_no_flag_changes_nothing(self) -> None:
         """Without web flags the config file's web section stands."""
@@ -1042,7 +1131,7 @@ class TestWebFlags:
         with pytest.raises(ConfigError) as caught:
             web_flags(
                 {
-                    "--web.listen-address": "nonsense",
+                    "--web.listen-address": ["127.0.0.1:9863", "nonsense"],
                     "--web.telemetry-path": "metrics",
                     "--web.config.file": f"{tmp_path}/missing.yml",
                 }
@@ -1051,8 +1140,8 @@ class TestWebFlags:
             None,
             [
                 "--web.listen-address: expected HOST:PORT such as :9863, got 'nonsense'",
-                "--web.telemetry-path: must start with / and not be /, /healthz or /ready, "
-                "got 'metrics'",
+                "--web.telemetry-path: must start with / and not be /, /healthz, /ready, "
+                "/-/healthy, /-/ready or /-/reload, got 'metrics'",
                 f"--web.config.file: no such file {tmp_path}/missing.yml",
             ],
         )

@@ -12,14 +12,11 @@ import importlib.resources
 import importlib.util
 import json
 import re
-import socket
+import ssl
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from fnmatch import fnmatch
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,10 +25,16 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
-from harness import needs, run_exporter, write_config
+from certs import issue, write_pem
+from harness import free_port, needs, run_exporter, write_config
 
 from exporter import __version__
-from exporter.config import DEFAULT_LISTEN_ADDRESS, parse_config, parse_listen_address
+from exporter.config import (
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_LISTEN_ADDRESS,
+    parse_config,
+    parse_listen_address,
+)
 from exporter.simulator import Scenario, SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,28 +98,24 @@ def copy_sources(arguments: str) -> list[str]:
     return words[:-1]
 
 
-def healthcheck_code(stage: list[tuple[str, str]]) -> str:
-    """The Python program the image's HEALTHCHECK runs with ``python -c``."""
+def healthcheck_command(stage: list[tuple[str, str]]) -> list[str]:
+    """The command the image's HEALTHCHECK runs, in exec form."""
     (healthcheck,) = instructions(stage, "HEALTHCHECK")
-    command = json.loads(healthcheck.partition(" CMD ")[2])
-    assert command[:2] == ["python", "-c"]
-    return str(command[2])
+    return list(json.loads(healthcheck.partition(" CMD ")[2]))
+
+
+def run_image_command(command: list[str], config: Path, *flags: str) -> int:
+    """``command`` as the image runs it, here: the console script as ``python -m exporter``,
+    the mounted config file at ``config``; ``flags`` added."""
+    assert command[0] == APP
+    here = [arg.replace(CONFIG_PATH, str(config)) for arg in command[1:]]
+    run = [sys.executable, "-m", "exporter", *here, *flags]
+    return subprocess.run(run, capture_output=True, timeout=30, check=False).returncode
 
 
 def dockerignore_patterns() -> list[str]:
     lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
-class _Healthz(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status = 200 if self.path == "/healthz" else 404
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output quiet."""
 
 
 @pytest.fixture(name="stages")
@@ -129,15 +128,21 @@ def _final(stages: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
     return stages[-1]
 
 
-@pytest.fixture(name="healthz_port")
-def _healthz_port() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Healthz)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
-    thread.join()
+@pytest.fixture(name="pki", scope="module")
+def _pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The exporter's self-signed certificate, and a web config turning TLS on with it."""
+    folder = tmp_path_factory.mktemp("pki")
+    write_pem(issue("exporter", serves=True), folder, "server")
+    tls = {"tls_server_config": {"cert_file": "server.crt", "key_file": "server.key"}}
+    (folder / "web.yml").write_text(yaml.safe_dump(tls), encoding="utf-8")
+    return folder
+
+
+def offline_config(path: Path, port: int, **web: object) -> Path:
+    """A config listening on loopback ``port``, its API answering nothing."""
+    workspace = {"workspace": "demo", "api_url": "http://127.0.0.1:9", "token": "t0ken"}
+    web = {"listen_address": f"127.0.0.1:{port}", **web}
+    return write_config(path, [workspace], web=web)
 
 
 class TestContainer:
@@ -202,31 +207,31 @@ class TestContainer:
         """The state directory is a VOLUME, so state.file can outlive the container."""
         assert instructions(final, "VOLUME") == [STATE_DIR]
 
-    def test_healthcheck_asks_healthz_with_python(self, final):
-        """HEALTHCHECK asks /healthz on the default port with the interpreter, not curl."""
-        code = healthcheck_code(final)
-        assert "urllib.request.urlopen('http://127.0.0.1:9863/healthz', timeout=4)" in code
+    def test_default_config_file_is_the_mounted_one(self, final):
+        """From WORKDIR, ./config.yaml is the mounted config: flags alone find it too."""
+        (workdir,) = instructions(final, "WORKDIR")
+        assert PurePosixPath(workdir) / DEFAULT_CONFIG_FILE == PurePosixPath(CONFIG_PATH)
 
-    def test_healthcheck_passes_when_healthz_answers(self, final, healthz_port):
-        """The HEALTHCHECK program exits 0 when /healthz answers 200."""
-        code = healthcheck_code(final).replace(":9863/", f":{healthz_port}/")
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
-        assert result.returncode == 0
+    def test_healthcheck_reads_the_config_run_reads(self, final):
+        """HEALTHCHECK runs the healthcheck command with CMD's config file."""
+        (cmd,) = instructions(final, "CMD")
+        assert healthcheck_command(final) == [APP, "healthcheck", *json.loads(cmd)[1:]]
 
-    def test_healthcheck_fails_on_an_error_status(self, final, healthz_port):
-        """The HEALTHCHECK program exits 1 when the server answers with an error status."""
-        code = healthcheck_code(final).replace(":9863/healthz", f":{healthz_port}/missing")
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
-        assert result.returncode == 1
+    def test_healthcheck_follows_the_exporter(self, final, tmp_path):
+        """It passes while the exporter serves on its configured port and fails once stopped."""
+        port = free_port()
+        config = offline_config(tmp_path / "config.yaml", port)
+        with run_exporter(config, port=port, ready=False):
+            assert run_image_command(healthcheck_command(final), config) == 0
+        assert run_image_command(healthcheck_command(final), config) == 1
 
-    def test_healthcheck_fails_when_nothing_listens(self, final):
-        """The HEALTHCHECK program exits 1 when the port refuses the connection."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        code = healthcheck_code(final).replace(":9863/", f":{port}/")
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
-        assert result.returncode == 1
+    def test_healthcheck_passes_with_tls_on(self, final, pki):
+        """With tls_server_config the check speaks TLS (plain HTTP would get a 400)."""
+        port = free_port()
+        config = offline_config(pki / "config.yaml", port, config_file="web.yml")
+        verify = ssl.create_default_context(cafile=pki / "server.crt")
+        with run_exporter(config, port=port, ready=False, verify=verify):
+            assert run_image_command(healthcheck_command(final), config) == 0
 
     def test_dockerignore_lets_in_only_what_the_builder_copies(self, stages):
         """.dockerignore excludes everything, then lets in exactly the builder's sources."""
@@ -313,12 +318,13 @@ def run_program(code: str) -> int:
 
 
 # The programs each image has to run a healthcheck with: the prom/* images are built on
-# busybox (wget), grafana's installs curl, and the exporter image is python:3.12-slim.
+# busybox (wget), grafana's installs curl, and the exporter image is python:3.12-slim
+# with the console script.
 IMAGE_PROGRAMS = {
-    "cention-logio-exporter": "python",
-    "prom/prometheus": "wget",
-    "prom/alertmanager": "wget",
-    "grafana/grafana": "curl",
+    "cention-logio-exporter": {"python", APP},
+    "prom/prometheus": {"wget"},
+    "prom/alertmanager": {"wget"},
+    "grafana/grafana": {"curl"},
 }
 
 
@@ -401,7 +407,7 @@ class TestCompose:
         assert 'CENTION_TOKEN="$(cat /run/secrets/cention_token)"; export CENTION_TOKEN;' in script
         assert script.endswith(
             "exec cention-logio-exporter simulate "
-            "--listen-address 0.0.0.0:8080 --agents 40 --workspace demo"
+            "--listen-address 0.0.0.0:9864 --agents 40 --workspace demo"
         )
 
     def test_no_token_is_written_in_the_compose_file(self, compose, services):
@@ -427,7 +433,7 @@ class TestCompose:
     def test_exporter_polls_the_simulator(self, compose_config):
         """The stack config's api_url is the simulator service on its listen port."""
         (workspace,) = compose_config["workspaces"]
-        assert (workspace["workspace"], workspace["api_url"]) == ("demo", "http://simulator:8080")
+        assert (workspace["workspace"], workspace["api_url"]) == ("demo", "http://simulator:9864")
 
     def test_state_file_lives_on_the_state_volume(self, services, compose_config):
         """state.file lies in the directory the exporter-state volume is mounted on."""
@@ -507,7 +513,8 @@ class TestCompose:
     def test_healthchecks_ask_each_services_own_endpoint(self, services):
         """Each check asks the service's health or readiness endpoint on its own port."""
         tests = {name: s["healthcheck"]["test"] for name, s in services.items()}
-        assert {name: test[-1] for name, test in tests.items() if test[1] != "python"} == {
+        own = {name: test[-1] for name, test in tests.items() if test[1] not in ("python", APP)}
+        assert own == {
             "prometheus": "http://127.0.0.1:9090/-/ready",
             "alertmanager": "http://127.0.0.1:9093/-/ready",
             "grafana": "http://127.0.0.1:3000/api/health",
@@ -515,15 +522,24 @@ class TestCompose:
         assert tests["prometheus"] == ["CMD", "wget", "-q", "--spider", tests["prometheus"][-1]]
         assert tests["alertmanager"][:4] == ["CMD", "wget", "-q", "--spider"]
         assert tests["grafana"][:5] == ["CMD", "curl", "-fsS", "-o", "/dev/null"]
-        assert "'http://127.0.0.1:8080/'" in healthcheck_program(services["simulator"])
-        assert "'http://127.0.0.1:9863/healthz'" in healthcheck_program(services["exporter"])
+        assert "'http://127.0.0.1:9864/'" in healthcheck_program(services["simulator"])
+        exporter = services["exporter"]
+        assert tests["exporter"] == ["CMD", APP, "healthcheck", *exporter["command"][1:]]
 
     def test_healthchecks_use_a_program_the_image_ships(self, services):
         """No check calls a program its image lacks (curl is not in prom/* nor in slim)."""
         used = {name: s["healthcheck"]["test"][1] for name, s in services.items()}
         assert used == {
-            name: IMAGE_PROGRAMS[s["image"].partition(":")[0]] for name, s in services.items()
+            "simulator": "python",
+            "exporter": APP,
+            "prometheus": "wget",
+            "alertmanager": "wget",
+            "grafana": "curl",
         }
+        images = {name: s["image"].partition(":")[0] for name, s in services.items()}
+        assert [
+            name for name, program in used.items() if program not in IMAGE_PROGRAMS[images[name]]
+        ] == []
 
     def test_every_dependency_waits_until_healthy(self, services):
         """A service starts only once each service it needs passes its healthcheck."""
@@ -563,22 +579,22 @@ class TestCompose:
         with SimulatorServer(
             Scenario(start=int(time.time()), agents=3, seed=1), token="t0ken"
         ) as simulator:
-            port_code = code.replace(":8080/", f":{simulator.port}/")
+            port_code = code.replace(":9864/", f":{simulator.port}/")
             assert run_program(port_code) == 0
         assert run_program(port_code) == 1
 
     def test_exporter_healthcheck_follows_the_exporter(self, services, tmp_path):
         """The exporter's check passes against a running exporter and fails once it stopped."""
-        code = healthcheck_program(services["exporter"])
+        command = services["exporter"]["healthcheck"]["test"][1:]
         with SimulatorServer(
             Scenario(start=int(time.time()), agents=3, seed=1), token="t0ken"
         ) as simulator:
             workspace = {"workspace": "demo", "api_url": simulator.url, "token": "t0ken"}
             config = write_config(tmp_path / "config.yaml", [workspace])
             with run_exporter(config) as exporter:
-                port_code = code.replace(":9863/", f":{exporter.port}/")
-                assert run_program(port_code) == 0
-            assert run_program(port_code) == 1
+                listen = f"--web.listen-address=127.0.0.1:{exporter.port}"
+                assert run_image_command(command, config, listen) == 0
+            assert run_image_command(command, config, listen) == 1
 
     def test_published_ports_listen_on_loopback_only(self, services):
         """Host ports are bound to 127.0.0.1; the simulator publishes none."""

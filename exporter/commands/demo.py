@@ -15,7 +15,7 @@ from exporter.config import (
     WebConfig,
     WorkspaceConfig,
     listen_address,
-    parse_listen_address,
+    local_address,
 )
 from exporter.simulator import SimulatorServer
 
@@ -31,7 +31,7 @@ def add_parser(subparsers: flags.Subparsers) -> argparse.ArgumentParser:
     cmd.add_argument(
         "--simulator.listen-address",
         dest="sim_address",
-        default="127.0.0.1:9864",
+        default=simulate.SIMULATOR_ADDRESS,
         type=flags.checked(listen_address),
         metavar="HOST:PORT",
     )
@@ -49,14 +49,13 @@ def demo_config(api_url: str, workspace: str, token: str, address: str) -> Confi
             ),
         ),
         poll=PollConfig(interval=5.0, lookback=86400.0),
-        web=WebConfig(listen_address=address),
+        web=WebConfig(listen_address=(address,)),
     )
 
 
 def banner(simulator: SimulatorServer, address: str) -> str:
-    host, port = parse_listen_address(address)
-    shown = host if host not in ("", "0.0.0.0") else "127.0.0.1"  # noqa: S104  # a URL to print, not a bind
-    base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    host, port = local_address(address)
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     return (
         f"Simulated logio API: {simulator.logio_url}\n"
         f"Exporter:            {base}/\n"

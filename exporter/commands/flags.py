@@ -1,8 +1,8 @@
 """Flags that several commands share, each defined once, and the command line's error line.
 
 A command's own flags stay in its module; these are the ones that must read the same
-wherever they appear: ``--config.file``, the web flags (``run`` and ``check-config``
-accept the same), the log flags and ``--workspace``.
+wherever they appear: ``--config.file``, the web flags (``run``, ``check-config`` and
+``healthcheck`` accept the same), the log flags and ``--workspace``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TypeAlias, TypeVar
 
 from exporter import logs
 from exporter.config import DEFAULT_CONFIG_FILE
+from exporter.web.server import DEFAULT_MAX_REQUESTS
 
 T = TypeVar("T")
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -37,12 +38,41 @@ def config_file(parser: argparse.ArgumentParser) -> None:
 
 
 def web(parser: argparse.ArgumentParser) -> None:
-    """The flags that override the config file's ``web`` keys."""
+    """The flags that override the config file's ``web`` keys; the listen address repeats."""
     for flag, dest, metavar, key in _WEB:
-        parser.add_argument(flag, dest=dest, metavar=metavar, help=f"overrides {key}")
+        if dest == "listen_address":
+            help_text = f"overrides {key}; repeat it to listen on several"
+            parser.add_argument(flag, dest=dest, metavar=metavar, help=help_text, action="append")
+        else:
+            parser.add_argument(flag, dest=dest, metavar=metavar, help=f"overrides {key}")
 
 
-def web_given(args: argparse.Namespace) -> dict[str, str]:
+def serving(parser: argparse.ArgumentParser) -> None:
+    """How ``run`` serves: the toolkit's socket activation and scrape limit flags."""
+    parser.add_argument(
+        "--web.systemd-socket",
+        dest="systemd_socket",
+        action="store_true",
+        help="serve the sockets systemd passes (socket activation) instead of the addresses",
+    )
+    parser.add_argument(
+        "--web.max-requests",
+        dest="max_requests",
+        type=checked(count),
+        default=DEFAULT_MAX_REQUESTS,
+        metavar="N",
+        help="scrapes served at once; one more gets 503; 0: no limit (default: %(default)s)",
+    )
+
+
+def count(text: str) -> int:
+    """A whole number, 0 or more, as a flag gives it."""
+    if not text.strip().isdigit():
+        raise ValueError(f"expected a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
+def web_given(args: argparse.Namespace) -> dict[str, object]:
     """The web flags on this command line, by flag name: ``{"--web.telemetry-path": "/m"}``."""
     given = {flag: getattr(args, dest) for flag, dest, _, _ in _WEB}
     return {flag: value for flag, value in given.items() if value is not None}

@@ -14,5 +14,6 @@ def add_parser(subparsers: flags.Subparsers) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser("run", help="poll the logio API and serve /metrics")
     flags.config_file(cmd)
     flags.web(cmd)
+    flags.serving(cmd)
     flags.log(cmd)
     return cmd
