@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from exporter import __version__, logs
+from exporter import build, logs
 from exporter.commands import (
     backfill,
     check_config,
@@ -46,6 +46,7 @@ from exporter.config import (
 )
 from exporter.daemon import Exporter
 from exporter.errors import ConfigError
+from exporter.logs import fields
 from exporter.simulator import SimulatorServer
 from exporter.web.activation import activated_sockets
 from exporter.web.server import DEFAULT_MAX_REQUESTS, ExporterServer, Reload
@@ -74,6 +75,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return _parser().parse_args(argv)
 
 
+class _Version(argparse.Action):
+    """``--version``: the block of the Prometheus exporters, found only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(build.version_block())
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog=flags.PROG,
@@ -81,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"With no COMMAND the flags are {DEFAULT_COMMAND}'s: `%(prog)s --config.file "
         f"PATH` is `%(prog)s {DEFAULT_COMMAND} --config.file PATH`.",
     )
-    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    top.add_argument("--version", action=_Version, nargs=0, help="print the version block and exit")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     entries: tuple[tuple[Callable[[flags.Subparsers], argparse.ArgumentParser], Dispatch], ...] = (
         (run.add_parser, _run),
@@ -156,18 +165,19 @@ def _warn_about(config: Config, config_file: str) -> None:
     for workspace in config.workspaces:
         if workspace.insecure_skip_verify:
             log.warning(
-                "workspace=%s insecure_skip_verify is on: TLS certificates of %s are not verified",
-                workspace.workspace,
-                workspace.api_url,
+                "insecure_skip_verify is on: TLS certificates are not verified",
+                extra=fields(workspace=workspace.workspace, api_url=workspace.api_url),
             )
         if doubled := api_url_warning(workspace):
-            log.warning("workspace=%s api_url %s", workspace.workspace, doubled)
+            log.warning(
+                "api_url holds a path", extra=fields(workspace=workspace.workspace, problem=doubled)
+            )
     inline = any(w.token_inline for w in config.workspaces)
     if inline and _readable_by_others(config_file):
         log.warning(
-            "%s holds a token and is readable by other users: chmod 600 it, or use "
+            "config file holds a token and is readable by other users: chmod 600 it, or use "
             "token_file or ${VAR}",
-            config_file,
+            extra=fields(path=config_file),
         )
 
 
@@ -182,6 +192,7 @@ def _readable_by_others(path: str) -> bool:
 
 
 def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    log.info("starting cention-logio-exporter", extra=build.current().fields())
     loaded = _loaded(args, redactor)
     if loaded is None:
         return 1
@@ -191,9 +202,14 @@ def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
     web = loaded.config.web
     if loaded.security is not None:
         security = loaded.security.current()
-        log.info("web config %s: %s", web.config_file, security.describe())
+        log.info(
+            "web config loaded", extra=fields(path=web.config_file, security=security.describe())
+        )
         if security.auth is not None and security.context is None:
-            log.warning("basic_auth_users without tls_server_config: passwords go in clear text")
+            log.warning(
+                "basic_auth_users without tls_server_config: passwords go in clear text",
+                extra=fields(path=web.config_file),
+            )
     _warn_about(loaded.config, args.config_file)
     exporter = Exporter(loaded.config)
     one_at_a_time = threading.Lock()  # SIGHUP in the main thread, POST /-/reload in another
@@ -203,7 +219,7 @@ def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
             try:
                 new = load(args, redactor)
             except ConfigError as exc:
-                log.error("reload failed, keeping the running config: %s", exc)
+                log.error("reload failed, keeping the running config", extra=fields(error=str(exc)))
                 return f"reload failed: {exc}"
             _warn_about(new.config, args.config_file)
             if new.config.web != web:
@@ -280,7 +296,7 @@ def _started(simulator: SimulatorServer, address: str) -> bool:
     try:
         simulator.start()
     except OSError as exc:
-        log.error("cannot listen on %s: %s", address, exc.strerror)
+        log.error("cannot listen", extra=fields(address=address, error=exc.strerror))
         return False
     return True
 
@@ -346,12 +362,12 @@ def _serve(
                 max_requests=max_requests,
             )
         except OSError as exc:  # its message names the address
-            log.error("cannot listen on %s", exc.strerror)
+            log.error("cannot listen", extra=fields(error=exc.strerror))
             return 1
         exporter.start()
         server.start()
         addresses = ", ".join(server.addresses)
-        log.info("listening on %s, telemetry at %s", addresses, web.telemetry_path)
+        log.info("listening", extra=fields(address=addresses, telemetry_path=web.telemetry_path))
         signals.wait(reload)
         log.info("shutting down")
         server.shutdown()

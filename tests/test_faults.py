@@ -678,12 +678,11 @@ class TestResponseLimit:
 
 class TestStartWarnings:
     READABLE = (
-        "{path} holds a token and is readable by other users: chmod 600 it, or use "
-        "token_file or ${{VAR}}"
+        "config file holds a token and is readable by other users: chmod 600 it, or use "
+        "token_file or ${VAR}"
     )
-    INSECURE = (
-        "workspace=demo insecure_skip_verify is on: TLS certificates of {url} are not verified"
-    )
+    INSECURE = "insecure_skip_verify is on: TLS certificates are not verified"
+    FIELDS = ("workspace", "api_url", "path")
 
     @pytest.mark.parametrize(
         ("token", "mode", "insecure", "expected"),
@@ -712,10 +711,14 @@ class TestStartWarnings:
             with run_exporter(path, "--log.format=json", env=env, ready=False) as exporter:
                 url = simulator.url
         lines = [json.loads(line) for line in exporter.log().splitlines()]
-        warnings = [line["msg"] for line in lines if line["level"] == "warn"]
+        warnings = [
+            (line["msg"], {key: line[key] for key in self.FIELDS if key in line})
+            for line in lines
+            if line["level"] == "warn"
+        ]
         messages = {
-            "READABLE": self.READABLE.format(path=path),
-            "INSECURE": self.INSECURE.format(url=url),
+            "READABLE": (self.READABLE, {"path": str(path)}),
+            "INSECURE": (self.INSECURE, {"workspace": "demo", "api_url": url}),
         }
         assert warnings == [messages[name] for name in expected]
 

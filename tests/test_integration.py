@@ -208,9 +208,17 @@ class TestCommands:
         )
 
     def test_version(self) -> None:
-        """--version prints the one version of the package."""
+        """--version prints the block of the Prometheus exporters, with the package's version."""
         result = self.run_cli("--version")
-        assert (result.returncode, result.stdout) == (0, f"cention-logio-exporter {__version__}\n")
+        lines = result.stdout.splitlines()
+        assert (result.returncode, len(lines)) == (0, 5)
+        assert lines[0].startswith(f"cention-logio-exporter, version {__version__} (branch: ")
+        assert [line.split(":")[0] for line in lines[1:]] == [
+            "  build user",
+            "  build date",
+            "  python version",
+            "  platform",
+        ]
 
     def test_check_config_accepts_the_example(self) -> None:
         """The shipped config.example.yaml passes check-config when its variable is set."""

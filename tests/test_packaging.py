@@ -145,7 +145,11 @@ class TestPackaging:
             check=False,
             cwd=tmp_path,
         )
-        assert (result.returncode, result.stdout) == (0, f"cention-logio-exporter {__version__}\n")
+        first = result.stdout.splitlines()[0]
+        assert (result.returncode, first.split(" (")[0]) == (
+            0,
+            f"cention-logio-exporter, version {__version__}",
+        )
         where = subprocess.run(
             [sys.executable, "-c", "import exporter; print(exporter.__file__)"],
             capture_output=True,

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from prometheus_client.exposition import choose_encoder
 
 from exporter import __version__
+from exporter.logs import fields
 from exporter.web.landing import landing_page
 from exporter.web.webconfig import WebSecurity
 
@@ -96,7 +97,9 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             raise  # the client went away; the connection ends
         except Exception:  # a boundary: one request
-            log.exception("%s %s failed", self.command, urlsplit(self.path).path)
+            log.exception(
+                "request failed", extra=fields(method=self.command, path=urlsplit(self.path).path)
+            )
             self._send(500, b"internal server error\n", headers={"Connection": "close"})
 
     def _get(self) -> None:
@@ -190,7 +193,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("http %s " + format, self.client_address[0], *args)
+        log.debug("http request", extra=fields(peer=self.client_address[0], line=format % args))
 
 
 class _HeadDeadline(io.RawIOBase):

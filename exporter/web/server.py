@@ -32,6 +32,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from exporter import __version__
 from exporter.config import parse_listen_address
+from exporter.logs import fields
 from exporter.web.handler import Handler
 from exporter.web.shared import SharedRenders
 from exporter.web.status import WorkspaceStatus
@@ -190,8 +191,8 @@ class ExporterServer:
         if now - self._refused_at >= REFUSALS_LOGGED_EVERY:
             self._refused_at = now
             log.warning(
-                "%d scrapes under way, the most --web.max-requests allows: answering 503",
-                self.max_requests,
+                "scrapes at the --web.max-requests limit: answering 503",
+                extra=fields(max_requests=self.max_requests),
             )
 
     def _take_thread(self) -> bool:
@@ -220,7 +221,7 @@ class ExporterServer:
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
             except OSError as exc:  # out of file descriptors, say: wait rather than spin
-                log.warning("cannot accept a connection: %s", exc.strerror)
+                log.warning("cannot accept a connection", extra=fields(error=exc.strerror))
                 self._stopping.wait(1.0)
         return None
 
@@ -235,9 +236,9 @@ class ExporterServer:
                 sock = tls
             Handler(sock, address, self, security)
         except OSError as exc:  # reset, broken pipe, a timeout while answering
-            log.debug("connection from %s ended: %s", address[0], exc)
+            log.debug("connection ended", extra=fields(peer=address[0], error=str(exc)))
         except Exception:  # a boundary: one connection
-            log.exception("connection from %s failed", address[0])
+            log.exception("connection failed", extra=fields(peer=address[0]))
         finally:
             _close(sock)
             self._release_thread()
@@ -275,7 +276,7 @@ def _handshake(context: ssl.SSLContext, sock: socket.socket, peer: str) -> ssl.S
             return None
         return context.wrap_socket(sock, server_side=True)
     except OSError as exc:  # ssl.SSLError included: no certificate, an untrusted one, ...
-        log.debug("tls handshake with %s failed: %s", peer, exc)
+        log.debug("tls handshake failed", extra=fields(peer=peer, error=str(exc)))
         return None
 
 

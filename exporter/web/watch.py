@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from exporter.errors import ConfigError
+from exporter.logs import fields
 from exporter.web.webconfig import WebSecurity, load_web_security
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,12 @@ class WatchedWebConfig:
             security = load_web_security(self.path)
         except ConfigError as exc:
             log.error(
-                "web config %s changed and cannot be used, still serving the previous one: %s",
-                self.path,
-                exc,
+                "web config changed and cannot be used, still serving the previous one",
+                extra=fields(path=self.path, error=str(exc)),
             )
             return
         self._security, self._stamp = security, self._stamp_of(security)
-        log.info("web config %s reloaded: %s", self.path, security.describe())
+        log.info("web config reloaded", extra=fields(path=self.path, security=security.describe()))
 
     def _stamp_of(self, security: WebSecurity) -> Stamp:
         tls = security.config.tls_server_config
