@@ -23,7 +23,7 @@ from typing import Any
 
 from exporter.core.records import Record
 from exporter.core.sessions import Agent, Histogram
-from exporter.core.window import RecordDedup, RowDedup
+from exporter.core.window import Overlap
 from exporter.errors import StateFileError
 from exporter.state import WorkspaceState
 
@@ -55,11 +55,8 @@ def dump_workspace(workspace: WorkspaceState) -> dict[str, Any]:
         "anomalies": sessions.anomalies,
         "durations": _dump_histogram(sessions.durations),
         "invalid_records": workspace.health.invalid_records,
-        "dedup": [[*record, n] for record, n in workspace.dedup.seen.items()],
-        "invalid_rows": [
-            [key, n, workspace.invalid_rows.until.get(key, 0)]
-            for key, n in workspace.invalid_rows.seen.items()
-        ],
+        "dedup": [[*record, n] for record, n in workspace.overlap.records.items()],
+        "invalid_rows": [[key, n, until] for key, (n, until) in workspace.overlap.rows.items()],
         "agents": {
             name: [getattr(agent, field) for field in _AGENT_FIELDS]
             for name, agent in sessions.agents.items()
@@ -87,11 +84,10 @@ def _load_workspace(name: str, data: dict[str, Any], buckets: tuple[float, ...])
     sessions.anomalies = {k: int(data["anomalies"][k]) for k in sessions.anomalies}
     sessions.durations = _load_histogram(data["durations"], buckets, name)
     workspace.health.invalid_records = int(data["invalid_records"])
-    workspace.dedup = RecordDedup(
-        (Record(str(n), int(ts), str(a)), int(c)) for n, ts, a, c in data["dedup"]
+    workspace.overlap = Overlap(
+        ((Record(str(n), int(ts), str(a)), int(c)) for n, ts, a, c in data["dedup"]),
+        ((str(k), int(c), int(u)) for k, c, u in data["invalid_rows"]),
     )
-    workspace.invalid_rows = RowDedup((str(k), int(c)) for k, c, _ in data["invalid_rows"])
-    workspace.invalid_rows.until = {str(k): int(u) for k, _, u in data["invalid_rows"]}
     for agent_name, values in data["agents"].items():
         agent = Agent(**dict(zip(_AGENT_FIELDS, values, strict=True)))
         sessions.agents[str(agent_name)] = agent

@@ -109,15 +109,13 @@ class Poller:
 
     def _apply(self, answers: list[Batch], window_end: int) -> None:
         batch = _in_time_order(answers)
-        rows = chain.from_iterable(answer.invalid for answer in answers)
-        state, horizon = self.state, window_end - int(self.poll.overlap)
+        state = self.state
         with state.lock:
-            head, split = state.dedup.fresh_in_order(batch, window_end, horizon)
-            state.sessions.apply(chain(head, batch.rows(split)))
-            state.health.invalid_records += len(state.invalid_rows.fresh(rows, window_end))
+            new, invalid = state.overlap.take(batch, window_end, self.poll.overlap)
+            state.sessions.apply(new)
+            state.health.invalid_records += invalid
             state.watermark = window_end
             state.sessions.advance(window_end)
-            state.invalid_rows.trim(horizon)
 
     def _succeeded(self, now: float) -> float:
         state = self.state
@@ -182,8 +180,9 @@ class Poller:
 
 def _in_time_order(answers: list[Batch]) -> Batch:
     """The answers' records as one batch in time order, stably: records of one second keep
-    the order the API gave them. A single answer, as the API sends it, is already so."""
+    the order the API gave them. A single answer, as the API sends it, is already so.
+    The invalid rows of every answer come along."""
     if len(answers) == 1 and answers[0].in_time_order():
         return answers[0]
     records = sorted(chain.from_iterable(a.records() for a in answers), key=_by_timestamp)
-    return Batch.of(Parsed(records, []))
+    return Batch.of(Parsed(records, [row for answer in answers for row in answer.invalid]))

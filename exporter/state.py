@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from exporter.core.sessions import Histogram, Sessions
-from exporter.core.window import RecordDedup, RowDedup
+from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -33,14 +33,13 @@ class Health:
 
 
 class WorkspaceState:
-    """Sessions, dedup memory, watermark and health of one workspace."""
+    """Sessions, the overlap's memory, watermark and health of one workspace."""
 
     def __init__(self, name: str, buckets: tuple[float, ...]) -> None:
         self.name = name
         self.lock = threading.Lock()
         self.sessions = Sessions(buckets)
-        self.dedup = RecordDedup()
-        self.invalid_rows = RowDedup()
+        self.overlap = Overlap()
         self.watermark: int | None = None
         self.health = Health()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record
 from exporter.persist import SCHEMA, StateFile, dump_workspace
 from exporter.state import WorkspaceState
 
@@ -28,9 +28,10 @@ def busy_workspace(name: str = "demo", agents: int = 3) -> WorkspaceState:
     sessions.start_counting(1000)
     records = [Record(f'agent {i}, "x" ö', 1000 + i, LOGIN) for i in range(agents)]
     records += [Record("ann", 1100, LOGOUT), Record("bob", 1200, LOGOUT)]
-    sessions.apply(workspace.dedup.fresh(records, 1300))
-    workspace.invalid_rows.fresh(['["x", "1a", "Login"]'], 1300)
-    workspace.health.invalid_records = 1
+    batch = Batch.of(Parsed(records, ['["x", "1a", "Login"]']))
+    new, invalid = workspace.overlap.take(batch, 1300, 600)
+    sessions.apply(new)
+    workspace.health.invalid_records = invalid
     workspace.watermark = 1300
     sessions.advance(1300)
     return workspace

@@ -74,7 +74,7 @@ class TestSoak:
             if i % CHECKPOINT == 0:
                 size = len(json.dumps(dump_workspace(state)))
                 checkpoints.append(
-                    (tracemalloc.get_traced_memory()[0], size, len(state.dedup.seen))
+                    (tracemalloc.get_traced_memory()[0], size, len(state.overlap.records))
                 )
         tracemalloc.stop()
 

@@ -13,8 +13,8 @@ from itertools import chain
 from operator import attrgetter
 
 from exporter.config import Config, WorkspaceConfig
-from exporter.core.records import Record, parse
-from exporter.core.window import RecordDedup, RowDedup, Window
+from exporter.core.records import Batch, Parsed, Record, parse
+from exporter.core.window import Overlap, Window
 from exporter.errors import NetworkError, RateLimitedError, RequestTimeout, ServerError
 from exporter.poller import Fetcher
 
@@ -48,20 +48,19 @@ class LogioReader:
     def __init__(self, client: Fetcher, workspace: WorkspaceConfig) -> None:
         self.client, self.workspace = client, workspace
         self.requests = self.records_read = self.invalid = 0
-        self._seen, self._rows = RecordDedup(), RowDedup()
+        self._overlap = Overlap()
 
     def records(self, windows: Iterable[Window]) -> Iterator[Record]:
         names, fmt = self.workspace.agents or (None,), self.workspace.format
         for frm, to in windows:
             answers = [parse(self._fetch(frm, to, name), fmt) for name in names]
-            rows = chain.from_iterable(answer.invalid for answer in answers)
-            self.invalid += len(self._rows.fresh(rows, to))
+            rows = [row for answer in answers for row in answer.invalid]
             ordered = sorted(chain.from_iterable(a.records for a in answers), key=_by_timestamp)
-            fresh = self._seen.fresh(ordered, to)
+            new, invalid = self._overlap.take(Batch.of(Parsed(ordered, rows)), to, 0)
+            fresh = [Record._make(row) for row in new]
+            self.invalid += invalid
             self.records_read += len(fresh)
             yield from fresh
-            self._seen.trim(to)
-            self._rows.trim(to)
 
     def _fetch(self, frm: int, to: int, name: str | None) -> bytes:
         self.requests += 1
