@@ -21,8 +21,8 @@ from benchmarks.simserver import TOKEN, WORKSPACE
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
 from exporter.core.records import Format
 from exporter.core.window import Window, plan_windows
-from exporter.logio import LogioClient
-from exporter.poller import Fetcher, Poller
+from exporter.logio import Fetcher, LogioClient
+from exporter.poller import Poller
 from exporter.simulator import logio_path
 from exporter.state import WorkspaceState
 

@@ -21,7 +21,7 @@ from types import FrameType
 from typing import TypeVar
 
 from exporter import __version__, logs
-from exporter.commands import backfill, history, query
+from exporter.commands import backfill, query
 from exporter.commands.openmetrics import Grid
 from exporter.config import (
     DEFAULT_CONFIG_FILE,
@@ -421,7 +421,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 1
     _warn_about(config, args.config_file)
     try:
-        workspaces = history.select(config, args.workspaces)
+        workspaces = config.select(args.workspaces)
         grid = Grid.between(args.start, args.stop, args.step, time.time())
     except ValueError as exc:
         print(f"cention-logio-exporter backfill: error: {exc}", file=sys.stderr)
@@ -440,7 +440,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     try:
-        workspaces = history.select(config, args.workspaces)
+        workspaces = config.select(args.workspaces)
     except ValueError as exc:
         print(f"cention-logio-exporter query: error: {exc}", file=sys.stderr)
         return 2

@@ -14,26 +14,18 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from itertools import chain
-from operator import attrgetter
-from typing import Protocol
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
-from exporter.core.records import Batch, Parsed, parse_batch
+from exporter.core.records import Batch
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
+from exporter.logio import Fetcher
+from exporter.reader import read_window
 from exporter.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 
-_by_timestamp = attrgetter("timestamp")
 MAX_RETRY_AFTER = 3600.0
-
-
-class Fetcher(Protocol):
-    """What the poller needs of a client: ``LogioClient``, or a fake in tests."""
-
-    def fetch(self, frm: int, to: int, name: str | None = None) -> bytes: ...
 
 
 class Poller:
@@ -95,20 +87,13 @@ class Poller:
             lookback=self.poll.lookback,
             max_window=self.poll.max_window,
         )
-        for frm, to in windows:
-            answers = self._fetch(frm, to)
+        for window in windows:
+            batch = read_window(self.client, self.workspace, window, self.names)
             if self.halted.is_set():  # stopped or replaced by a reload meanwhile
                 return
-            self._apply(answers, to)
+            self._apply(batch, window[1])
 
-    def _fetch(self, frm: int, to: int) -> list[Batch]:
-        names = self.workspace.agents or (None,)
-        fmt = self.workspace.format
-        bodies = (self.client.fetch(frm, to, name) for name in names)
-        return [parse_batch(body, fmt, self.names) for body in bodies]
-
-    def _apply(self, answers: list[Batch], window_end: int) -> None:
-        batch = _in_time_order(answers)
+    def _apply(self, batch: Batch, window_end: int) -> None:
         state = self.state
         with state.lock:
             new, invalid = state.overlap.take(batch, window_end, self.poll.overlap)
@@ -176,13 +161,3 @@ class Poller:
         cap = max(interval, min(300.0, 10 * interval))
         backoff = min(cap, interval * 2 ** min(self.failures - 1, 16))
         return float(backoff * self.rng.uniform(0.8, 1.2))
-
-
-def _in_time_order(answers: list[Batch]) -> Batch:
-    """The answers' records as one batch in time order, stably: records of one second keep
-    the order the API gave them. A single answer, as the API sends it, is already so.
-    The invalid rows of every answer come along."""
-    if len(answers) == 1 and answers[0].in_time_order():
-        return answers[0]
-    records = sorted(chain.from_iterable(a.records() for a in answers), key=_by_timestamp)
-    return Batch.of(Parsed(records, [row for answer in answers for row in answer.invalid]))

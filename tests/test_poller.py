@@ -93,6 +93,35 @@ class TestWindows:
         assert [p["name"] for p in api.requests] == ["ann", "bob"] * 7
         assert list(poller.state.sessions.agents) == ["ann"]
 
+    def test_a_window_applies_only_once_every_agent_answered(self, api: FakeLogio) -> None:
+        """When one agent's request of a window fails, nothing of that window applies."""
+        refuse = {"bob"}
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            answer = api.handler(request)
+            return httpx.Response(503) if request.url.params["name"] in refuse else answer
+
+        poll = PollConfig(interval=30, overlap=600, lookback=3600, max_window=DAY)
+        poller = make_poller(handler, api.clock, poll=poll, agents=("ann", "bob"))
+        refuse.clear()
+        poller.poll_once()
+        api.add(Record("ann", T0 + 10, LOGIN))
+        api.add(Record("bob", T0 + 20, LOGIN))
+        api.now, refuse = T0 + 30, {"bob"}
+        poller.poll_once()
+        state = poller.state
+        assert api.requests[-2:] == [
+            {"format": "csv", "from": str(T0 - 600), "to": str(T0 + 30), "name": "ann"},
+            {"format": "csv", "from": str(T0 - 600), "to": str(T0 + 30), "name": "bob"},
+        ]
+        assert (state.watermark, state.sessions.agents, state.overlap.records) == (T0, {}, {})
+        assert state.sessions.records_total == {"login": 0, "logout": 0}
+        api.now, refuse = T0 + 60, set()
+        poller.poll_once()
+        assert state.watermark == T0 + 60
+        assert state.sessions.records_total == {"login": 2, "logout": 0}
+        assert sorted(state.sessions.agents) == ["ann", "bob"]
+
 
 class TestDedup:
     @pytest.mark.parametrize("fmt", ["csv", "json"])

@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from exporter.commands.history import LogioReader
 from exporter.config import Config, WorkspaceConfig
 from exporter.core.sessions import Sessions
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError
-from exporter.logio import LogioClient
-from exporter.poller import Fetcher
+from exporter.logio import Fetcher, LogioClient
+from exporter.reader import LogioReader
 
 HEADER = ("WORKSPACE", "AGENT", "SINCE (UTC)", "FOR")
 
@@ -68,7 +67,7 @@ def read_logged_in(
         None, now, overlap=poll.overlap, lookback=poll.lookback, max_window=poll.max_window
     )
     sessions = Sessions(config.metrics.session_duration_buckets)
-    sessions.apply(LogioReader(client, workspace).records(windows))
+    sessions.apply(LogioReader(client, workspace, poll.overlap).records(windows))
     return logged_in(sessions, workspace.workspace, now)
 
 
