@@ -53,12 +53,7 @@ class Exporter:
     ) -> None:
         workspace = WorkspaceConfig(WORKSPACE, url, Secret(TOKEN), fmt)
         self.state = WorkspaceState(WORKSPACE, METRICS.session_duration_buckets)
-        self.client = LogioClient(
-            workspace,
-            timeout=POLL.timeout,
-            max_response_bytes=POLL.max_response_bytes,
-            on_request=self.state.observe_request,
-        )
+        self.client = LogioClient.from_config(workspace, POLL, self.state.observe_request)
         self.poller = Poller(workspace, POLL, METRICS, self.state, wrap(self.client), clock=clock)
 
     def poll(self) -> None:

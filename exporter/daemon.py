@@ -102,12 +102,7 @@ class Exporter:
                 workspace.workspace, self.config.metrics.session_duration_buckets
             )
             self.state.add(state)
-        client = LogioClient(
-            workspace,
-            timeout=self.config.poll.timeout,
-            max_response_bytes=self.config.poll.max_response_bytes,
-            on_request=state.observe_request,
-        )
+        client = LogioClient.from_config(workspace, self.config.poll, state.observe_request)
         poller = Poller(
             workspace,
             self.config.poll,

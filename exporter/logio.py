@@ -19,7 +19,7 @@ from typing import Protocol
 import httpx
 
 from exporter import __version__
-from exporter.config import WorkspaceConfig
+from exporter.config import PollConfig, WorkspaceConfig
 from exporter.errors import (
     AuthError,
     ClientError,
@@ -72,6 +72,18 @@ class LogioClient:
             verify=_tls_context(workspace),
             follow_redirects=False,
             transport=transport,
+        )
+
+    @classmethod
+    def from_config(
+        cls, workspace: WorkspaceConfig, poll: PollConfig, on_request: RequestObserver = _ignore
+    ) -> LogioClient:
+        """The client of ``workspace`` with the ``poll`` settings that concern requests."""
+        return cls(
+            workspace,
+            timeout=poll.timeout,
+            max_response_bytes=poll.max_response_bytes,
+            on_request=on_request,
         )
 
     def close(self) -> None:

@@ -203,9 +203,7 @@ class Replay:
 
 def read_history(config: Config, workspace: WorkspaceConfig, grid: Grid) -> History:
     """One workspace's history over ``grid``, read from the logio API; thin I/O."""
-    client = LogioClient(
-        workspace, timeout=config.poll.timeout, max_response_bytes=config.poll.max_response_bytes
-    )
+    client = LogioClient.from_config(workspace, config.poll)
     reader = LogioReader(Patient(client), workspace, config.poll.overlap)
     first = grid.start - int(config.poll.lookback)
     windows = plan_windows(

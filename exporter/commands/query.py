@@ -81,11 +81,7 @@ def query(
     rows: list[LoggedIn] = []
     failures: list[str] = []
     for workspace in workspaces:
-        client = LogioClient(
-            workspace,
-            timeout=config.poll.timeout,
-            max_response_bytes=config.poll.max_response_bytes,
-        )
+        client = LogioClient.from_config(workspace, config.poll)
         try:
             rows += read_logged_in(client, workspace, config, now)
         except LogioError as exc:
