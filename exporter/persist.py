@@ -93,7 +93,7 @@ def _load_workspace(name: str, data: dict[str, Any], buckets: tuple[float, ...])
         sessions.agents[str(agent_name)] = agent
     sessions.logged_in_count = sum(a.logged_in for a in sessions.agents.values())
     if workspace.watermark is not None and sessions.counting:
-        workspace.health.ready, workspace.health.reason = True, "resumed from the state file"
+        workspace.health.ready = True
     return workspace
 
 

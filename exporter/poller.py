@@ -1,10 +1,11 @@
-"""One workspace's poll loop: windows -> fetch -> parse -> apply, with backoff.
+"""One workspace's poll loop: windows -> read -> ``state.apply_window``, with backoff.
 
 A poll asks for every window from ``overlap`` before the watermark up to now, at most
 ``max_window`` wide each. A window is applied whole or not at all: all of its answers
 (one per agent when ``agents`` filters) are fetched and parsed before the state changes,
 and the watermark moves to the window's end only once it is applied. A failure leaves
 the watermark where it was, so the next poll asks again from there and loses nothing.
+What a poll's outcome changes is the state's to decide; here are the loop and the logs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import time
 from collections.abc import Callable
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
-from exporter.core.records import Batch
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
 from exporter.logio import Fetcher
@@ -65,8 +65,7 @@ class Poller:
                 delay = self.poll_once()
             except Exception:  # a boundary: one broken poll must not end the workspace
                 log.exception("workspace=%s poll failed unexpectedly", self.workspace.workspace)
-                with self.state.lock:
-                    self.state.health.up = False
+                self.state.poll_broke()
                 delay = self.poll.interval
             stop.wait(delay)
 
@@ -74,12 +73,14 @@ class Poller:
         """Catch up to now; return the seconds to wait before the next poll."""
         now = self.clock()
         try:
-            self._catch_up(now)
+            caught_up = self._catch_up(now)
         except LogioError as exc:
             return self._failed(exc)
-        return self._succeeded(now)
+        return self._succeeded(now) if caught_up else 0.0
 
-    def _catch_up(self, now: float) -> None:
+    def _catch_up(self, now: float) -> bool:
+        """Apply each window up to ``now``; False if stopped or replaced by a reload
+        meanwhile, and then the poll neither succeeded nor failed."""
         windows = plan_windows(
             self.state.watermark,
             now,
@@ -89,63 +90,40 @@ class Poller:
         )
         for window in windows:
             batch = read_window(self.client, self.workspace, window, self.names)
-            if self.halted.is_set():  # stopped or replaced by a reload meanwhile
-                return
-            self._apply(batch, window[1])
-
-    def _apply(self, batch: Batch, window_end: int) -> None:
-        state = self.state
-        with state.lock:
-            new, invalid = state.overlap.take(batch, window_end, self.poll.overlap)
-            state.sessions.apply(new)
-            state.health.invalid_records += invalid
-            state.watermark = window_end
-            state.sessions.advance(window_end)
+            if self.halted.is_set():
+                return False
+            self.state.apply_window(batch, window[1], self.poll.overlap)
+        return True
 
     def _succeeded(self, now: float) -> float:
-        state = self.state
-        with state.lock:
-            if not state.sessions.counting and state.watermark is not None:
-                state.sessions.start_counting(state.watermark)
-            forgotten = self._forget(now)
-            was_up = state.health.up
-            state.health.up = state.health.ready = True
-            state.health.reason = "ok"
-            state.health.last_success = now
+        recovered, forgotten = self.state.poll_succeeded(now, self._forget_before(now))
+        for name in forgotten:
+            self.names.pop(name, None)
         if forgotten:
             log.info("workspace=%s forgot %d idle agents", self.workspace.workspace, len(forgotten))
-        if not was_up:
+        if recovered:
             log.info("workspace=%s logio poll succeeded", self.workspace.workspace)
         self.failures = 0
         if self.on_success is not None:
             self.on_success()
         return self.poll.interval
 
-    def _forget(self, now: float) -> list[str]:
-        """Drop idle agents; a scan of every agent, so at most once per tenth of the limit."""
+    def _forget_before(self, now: float) -> float | None:
+        """When idle agents are forgotten from: a scan of every agent, so at most once per
+        tenth of ``forget_agent_after`` (and once an hour); None when not due."""
         if now < self.next_forget:
-            return []
+            return None
         limit = self.metrics.forget_agent_after
         self.next_forget = now + min(limit / 10, 3600.0)
-        forgotten = self.state.sessions.forget(now - limit)
-        for name in forgotten:
-            self.names.pop(name, None)
-        return forgotten
+        return now - limit
 
     def _failed(self, exc: LogioError) -> float:
-        state = self.state
-        with state.lock:
-            state.health.errors[exc.reason] += 1
-            was_up, last_reason = state.health.up, state.health.reason
-            state.health.up = False
-            if not state.health.ready:
-                state.health.reason = f"initial lookback failing: {exc.reason}"
-            else:
-                state.health.reason = exc.reason
+        """Log at ERROR once per change of state (the first failure, another reason),
+        and at DEBUG while the same failure goes on."""
+        changed = self.state.poll_failed(exc.reason)
         self.failures += 1
-        level = logging.ERROR if was_up or last_reason != exc.reason else logging.DEBUG
         log.log(
-            level,
+            logging.ERROR if changed else logging.DEBUG,
             "workspace=%s logio poll failed reason=%s: %s",
             self.workspace.workspace,
             exc.reason,

@@ -1,8 +1,9 @@
-"""What the exporter knows, guarded by one lock per workspace.
+"""What the exporter knows, guarded by one lock per workspace, and how it changes.
 
-The poller writes a workspace's state under its lock once per answer applied; the
-collector reads it under the same lock at scrape time, so a scrape never sees half a
-poll. Nothing here does I/O.
+``WorkspaceState`` owns its transitions: a window applied, a poll that succeeded, failed
+or broke, a request observed. Each takes the workspace's lock; the collector reads under
+the same lock at scrape time, so a scrape never sees half a window. ``Health`` holds the
+rules of ``up``, ``ready`` and the reason ``/ready`` gives. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -10,26 +11,85 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from exporter.core.records import Batch
 from exporter.core.sessions import Histogram, Sessions
 from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+UNEXPECTED = "unexpected error"
+"""The reason of a poll that broke on something else than a failed request."""
 
 
 @dataclass
 class Health:
-    """How talking to the logio API of one workspace goes."""
+    """How talking to the logio API of one workspace goes.
+
+    ``up``: the last poll succeeded. ``ready``: the initial lookback is applied, or was
+    resumed from the state file. ``failing``: why the polls since the last success
+    failed, or None.
+
+    >>> health = Health()
+    >>> health.failed("auth"), health.failed("auth"), health.reason
+    (True, False, 'initial lookback failing: auth')
+    >>> health.succeeded(1000.0), health.reason, health.failed("server"), health.reason
+    (True, 'ok', True, 'server')
+    """
 
     up: bool = False
     ready: bool = False
-    reason: str = "initial lookback not finished"
+    failing: str | None = None
     requests: Counter[str] = field(default_factory=Counter)
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_REASONS, 0))
     request_seconds: Histogram = field(default_factory=lambda: Histogram(REQUEST_BUCKETS))
     invalid_records: int = 0
     last_success: float | None = None
+
+    @property
+    def reason(self) -> str:
+        """What ``/ready`` says of a workspace: ``initial lookback failing: auth``."""
+        if not self.ready:
+            if self.failing is None:
+                return "initial lookback not finished"
+            return f"initial lookback failing: {self.failing}"
+        if self.failing is not None:
+            return self.failing
+        return "ok" if self.up else "resumed from the state file"
+
+    def succeeded(self, now: float) -> bool:
+        """A poll caught up to ``now``; True if the last one had not succeeded."""
+        recovered = not self.up
+        self.up = self.ready = True
+        self.failing, self.last_success = None, now
+        return recovered
+
+    def failed(self, reason: str) -> bool:
+        """A poll failed for ``reason`` (a request counted under it); True when that
+        changes the state: the first failure after a success, or one of another reason."""
+        if reason in self.errors:
+            self.errors[reason] += 1
+        changed = self.failing != reason
+        self.up, self.failing = False, reason
+        return changed
+
+    def to_dict(self) -> dict[str, int]:
+        """What survives a restart: the counter of records; the rest is of this process."""
+        return {"invalid_records": self.invalid_records}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int]) -> Health:
+        return cls(invalid_records=int(data["invalid_records"]))
+
+
+class Succeeded(NamedTuple):
+    """What a successful poll changed, for the log."""
+
+    recovered: bool
+    """The poll before it had not succeeded."""
+    forgotten: list[str]
+    """Agents dropped for being idle too long."""
 
 
 class WorkspaceState:
@@ -42,6 +102,36 @@ class WorkspaceState:
         self.overlap = Overlap()
         self.watermark: int | None = None
         self.health = Health()
+
+    def apply_window(self, batch: Batch, window_end: int, overlap: float) -> None:
+        """Apply what is new in one window's ``batch``; the state is then known up to
+        ``window_end``, and the next window starts ``overlap`` before it."""
+        with self.lock:
+            new, invalid = self.overlap.take(batch, window_end, overlap)
+            self.sessions.apply(new)
+            self.health.invalid_records += invalid
+            self.watermark = window_end
+            self.sessions.advance(window_end)
+
+    def poll_succeeded(self, now: float, forget_before: float | None = None) -> Succeeded:
+        """Every window up to ``now`` is applied: the initial lookback ends here, if it has
+        not yet, and agents without a record since ``forget_before`` are dropped."""
+        with self.lock:
+            sessions = self.sessions
+            if not sessions.counting and self.watermark is not None:
+                sessions.start_counting(self.watermark)
+            forgotten = [] if forget_before is None else sessions.forget(forget_before)
+            return Succeeded(self.health.succeeded(now), forgotten)
+
+    def poll_failed(self, reason: str) -> bool:
+        """A request of the poll failed for ``reason``; True if the state of health changed."""
+        with self.lock:
+            return self.health.failed(reason)
+
+    def poll_broke(self) -> None:
+        """A poll ended in an error that is not a failed request: a bug, logged apart."""
+        with self.lock:
+            self.health.failed(UNEXPECTED)
 
     def observe_request(self, code: str, seconds: float) -> None:
         with self.lock:

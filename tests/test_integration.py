@@ -245,3 +245,26 @@ class TestCommands:
         result = self.run_cli("run", f"--config.file={bad}")
         assert result.returncode == 1
         assert "workspaces: at least one workspace is required" in result.stderr
+
+
+class TestInitialLookbackFailing:
+    def test_a_refused_token_shows_on_ready_and_logs_one_error(self, tmp_path: Path) -> None:
+        """With a token the API refuses, /ready names the reason exactly, and the failures
+        are logged at ERROR once, then at debug level while they go on."""
+        scenario = Scenario(start=int(time.time()), agents=5, seed=2, live=False)
+        with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
+            config = write_config(
+                tmp_path / "config.yaml",
+                [{"workspace": "demo", "api_url": simulator.url, "token": "revoked-token-5a"}],
+            )
+            with run_exporter(config, "--log.level=debug", ready=False) as exporter:
+                exporter.wait_for(lambda: exporter.log().count("poll failed reason=auth") >= 3)
+                ready = exporter.get("/ready")
+                failures = [
+                    line.split(" ")[1]
+                    for line in exporter.log().splitlines()
+                    if "logio poll failed reason=auth" in line
+                ]
+        assert (ready.status_code, ready.text) == (503, "demo: initial lookback failing: auth\n")
+        assert failures[0] == "level=error"
+        assert set(failures[1:]) == {"level=debug"}

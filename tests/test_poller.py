@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.core.sessions import Sessions
 from exporter.logio import LogioClient
 from exporter.poller import Poller
-from exporter.state import WorkspaceState
+from exporter.state import ExporterState, WorkspaceState
 
 DAY = 86400
 POLL = PollConfig(interval=30, timeout=5, overlap=600, lookback=7 * DAY, max_window=DAY)
@@ -240,6 +241,70 @@ class TestFailures:
         for delay, expected in zip(delays, [30, 60, 120, 240, 300, 300], strict=True):
             assert expected * 0.8 <= delay <= expected * 1.2
 
+    @pytest.mark.parametrize("seeds", [(1, 2), (7, 8)])
+    def test_backoff_jitter_follows_the_seed(self, api: FakeLogio, seeds: tuple[int, int]) -> None:
+        """Each poller draws its jitter from its own random source: two pollers failing
+        alike wait different times, each exactly base x uniform(0.8, 1.2) of its seed."""
+        waits = []
+        for seed in seeds:
+            poller = make_poller(lambda _: httpx.Response(503), api.clock)
+            poller.rng = random.Random(seed)
+            waits.append([poller.poll_once() for _ in range(4)])
+        expected = []
+        for seed in seeds:
+            draws = random.Random(seed)
+            expected.append([base * draws.uniform(0.8, 1.2) for base in (30, 60, 120, 240)])
+        assert waits == expected
+        assert waits[0] != waits[1]
+
+    def test_initial_lookback_failing_logs_once_per_reason(
+        self, api: FakeLogio, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A refused token during the initial lookback: /ready names it, and ERROR is
+        logged at its first failure and again only when the reason changes."""
+        answers = [401] * 4 + [503] * 3 + [401]
+        statuses = iter(answers)
+        poller = make_poller(lambda _: httpx.Response(next(statuses)), api.clock)
+        exporter = ExporterState()
+        exporter.add(poller.state)
+        ready = []
+        with caplog.at_level(logging.DEBUG, logger="exporter.poller"):
+            for _ in answers:
+                poller.poll_once()
+                ready.append(exporter.not_ready())
+        levels = ["ERROR", "DEBUG", "DEBUG", "DEBUG", "ERROR", "DEBUG", "DEBUG", "ERROR"]
+        assert [r.levelname for r in caplog.records] == levels
+        reasons = ["auth"] * 4 + ["server"] * 3 + ["auth"]
+        assert ready == [[f"demo: initial lookback failing: {reason}"] for reason in reasons]
+        assert poller.state.health.errors["auth"] == 5
+        assert poller.state.health.errors["server"] == 3
+
+    def test_failures_after_the_lookback_log_once_per_reason(
+        self, api: FakeLogio, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Once ready, the same rule: ERROR after a success and on another reason."""
+        statuses = iter([None, 503, 503, None, 503, 429, 429])
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            status = next(statuses)
+            return api.handler(request) if status is None else httpx.Response(status)
+
+        poller = make_poller(handler, api.clock, poll=PollConfig(lookback=60))
+        with caplog.at_level(logging.DEBUG, logger="exporter.poller"):
+            for _ in range(7):
+                poller.poll_once()
+        failed = "workspace=demo logio poll failed reason="
+        assert [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records] == [
+            ("INFO", "workspace=demo logio poll succeeded"),
+            ("ERROR", failed + "server"),
+            ("DEBUG", failed + "server"),
+            ("INFO", "workspace=demo logio poll succeeded"),
+            ("ERROR", failed + "server"),
+            ("ERROR", failed + "rate_limited"),
+            ("DEBUG", failed + "rate_limited"),
+        ]
+        assert (poller.state.health.ready, poller.state.health.reason) == (True, "rate_limited")
+
     def test_requests_are_counted_by_code(self, api: FakeLogio) -> None:
         """Each request counts under its status code, or error without a response."""
 
@@ -329,6 +394,34 @@ def _agent(agent: object) -> tuple[object, ...]:
 
 
 class TestRunLoop:
+    def test_a_poller_stopped_mid_lookback_leaves_it_unfinished(self, api: FakeLogio) -> None:
+        """A poller replaced by a reload during the initial lookback ends it neither as a
+        success nor as a failure: its successor reads the rest of it, uncounted."""
+        api.add(Record("ann", T0 - 3 * DAY, LOGIN))
+        api.add(Record("ann", T0 - DAY, LOGOUT))
+        first = make_poller(api.handler, api.clock)
+
+        class Halting:
+            def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
+                if len(api.requests) == 2:
+                    first.halted.set()
+                return first_client.fetch(frm, to, name)
+
+        first_client, first.client = first.client, Halting()
+        assert first.poll_once() == 0.0
+        state = first.state
+        assert (state.watermark, state.sessions.counting, state.health.ready) == (
+            T0 - 5 * DAY,
+            False,
+            False,
+        )
+        second = make_poller(api.handler, api.clock)
+        second.state = state
+        assert second.poll_once() == 30
+        assert (state.sessions.counting_since, state.health.reason) == (T0, "ok")
+        assert state.sessions.records_total == {"login": 0, "logout": 0}
+        assert state.sessions.agents["ann"].session_start is None
+
     def test_unexpected_error_keeps_polling(
         self, api: FakeLogio, caplog: pytest.LogCaptureFixture
     ) -> None:

@@ -84,6 +84,6 @@ class TestNames:
         assert poller.names == {"ann": "ann"}
         poller.metrics = MetricsConfig(forget_agent_after=5)
         poller.next_forget = 0.0
-        poller._forget(T0)
+        poller.poll_once()
         assert poller.names == {}
         assert poller.state.sessions.agents == {}
