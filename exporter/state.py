@@ -8,15 +8,19 @@ rules of ``up``, ``ready`` and the reason ``/ready`` gives. Nothing here does I/
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from exporter.core.records import Batch
 from exporter.core.sessions import Histogram, Sessions
 from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
+
+log = logging.getLogger(__name__)
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 UNEXPECTED = "unexpected error"
@@ -79,7 +83,7 @@ class Health:
         return {"invalid_records": self.invalid_records}
 
     @classmethod
-    def from_dict(cls, data: dict[str, int]) -> Health:
+    def from_dict(cls, data: Mapping[str, Any]) -> Health:
         return cls(invalid_records=int(data["invalid_records"]))
 
 
@@ -137,6 +141,46 @@ class WorkspaceState:
         with self.lock:
             self.health.requests[code] += 1
             self.health.request_seconds.observe(seconds)
+
+    def resumed(self) -> None:
+        """Read back from the state file: ready at once if its initial lookback was done."""
+        with self.lock:
+            if self.watermark is not None and self.sessions.counting:
+                self.health.ready = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a restart needs to continue exactly, as plain data by field name."""
+        with self.lock:
+            return {
+                "watermark": self.watermark,
+                "sessions": self.sessions.to_dict(),
+                "overlap": self.overlap.to_dict(),
+                "health": self.health.to_dict(),
+            }
+
+    @classmethod
+    def from_dict(
+        cls, name: str, data: Mapping[str, Any], buckets: tuple[float, ...]
+    ) -> WorkspaceState:
+        """A workspace from ``to_dict`` data, resumed. New ``buckets`` start the session
+        duration histogram from zero and keep everything else."""
+        state = cls(name, buckets)
+        sessions = data["sessions"]
+        durations = Histogram.from_dict(sessions["durations"])
+        if durations.bounds != buckets:
+            log.warning(
+                "workspace=%s session_duration_buckets changed: the session duration "
+                "histogram starts from zero",
+                name,
+            )
+            durations = Histogram(buckets)
+        watermark = data["watermark"]
+        state.watermark = None if watermark is None else int(watermark)
+        state.sessions = Sessions.from_dict(sessions, durations)
+        state.overlap = Overlap.from_dict(data["overlap"])
+        state.health = Health.from_dict(data["health"])
+        state.resumed()
+        return state
 
 
 class ExporterState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -84,3 +85,39 @@ class TestRestart:
                 )
                 == 1
             )
+
+
+class TestCorruptStateFile:
+    def test_a_corrupt_file_is_set_aside_and_the_state_rebuilt(self, tmp_path: Path) -> None:
+        """Started on a file cut short, the exporter logs it, moves it aside, rebuilds who
+        is logged in from the lookback, serves, and writes a whole file again."""
+        scenario = Scenario(start=int(time.time()), agents=12, seed=5, live=False)
+        state = tmp_path / "state.json"
+        broken = b'{"schema": 2, "saved_at": 1, "workspaces": {"demo": {"watermark": 17'
+        state.write_bytes(broken)
+        with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
+            config = write_config(
+                tmp_path / "config.yaml",
+                [{"workspace": "demo", "api_url": simulator.url, "token": TOKEN}],
+                state={"file": str(state)},
+            )
+            with run_exporter(config) as exporter:
+                samples = exporter.scrape()
+                exporter.wait_for(state.exists, what="a new state file")
+                log = exporter.log()
+        aside = sorted(tmp_path.glob("state.json.corrupt-*"))
+        assert [path.read_bytes() for path in aside] == [broken]
+        problem = "not valid JSON: Expecting ',' delimiter: line 1 column 69 (char 68)"
+        assert (
+            f"state file {state} cannot be used ({problem}); moved to {aside[0]}, "
+            "rebuilding from the lookback"
+        ) in log
+        truth = scenario.logged_in_at(scenario.start)
+        assert value(samples, "cention_agents_logged_in", workspace="demo") == len(truth)
+        assert value(samples, "cention_up", workspace="demo") == 1
+        assert value(samples, "cention_logio_records_total", workspace="demo", action="login") == 0
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        assert saved["schema"] == 2
+        assert sorted(saved["workspaces"]["demo"]["sessions"]["agents"]) == sorted(
+            scenario.agent_names()
+        )

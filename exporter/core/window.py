@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, compress, repeat
 from operator import gt, itemgetter, lt
+from typing import Any
 
 from exporter.core.records import Batch, Record, Row
 
@@ -88,6 +89,20 @@ class Overlap:
     ) -> None:
         self.records: dict[Record, int] = dict(records)
         self.rows: dict[str, tuple[int, int]] = {row: (n, until) for row, n, until in rows}
+
+    def to_dict(self) -> dict[str, list[list[Any]]]:
+        """``{"records": [[name, timestamp, action, count], ...], "rows": [[text, count,
+        until], ...]}``: plain data for the state file."""
+        return {
+            "records": [[*record, n] for record, n in self.records.items()],
+            "rows": [[row, n, until] for row, (n, until) in self.rows.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Iterable[Sequence[Any]]]) -> Overlap:
+        records = ((Record(str(n), int(t), str(a)), int(c)) for n, t, a, c in data["records"])
+        rows = ((str(row), int(n), int(until)) for row, n, until in data["rows"])
+        return cls(records, rows)
 
     def take(self, batch: Batch, window_end: int, overlap: float) -> tuple[Iterator[Row], int]:
         """The new records of one window's ``batch``, in its order, and how many of its
