@@ -41,7 +41,6 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        on_success: Callable[[], None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.poll = poll
@@ -50,7 +49,6 @@ class Poller:
         self.client = client
         self.clock = clock
         self.rng = rng or random.Random()
-        self.on_success = on_success
         self.failures = 0
         self.next_forget = 0.0
         self.halted = threading.Event()
@@ -104,8 +102,6 @@ class Poller:
         if recovered:
             log.info("workspace=%s logio poll succeeded", self.workspace.workspace)
         self.failures = 0
-        if self.on_success is not None:
-            self.on_success()
         return self.poll.interval
 
     def _forget_before(self, now: float) -> float | None:

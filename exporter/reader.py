@@ -65,8 +65,7 @@ class LogioReader:
         for window in windows:
             batch = read_window(self.client, self.workspace, window, self.names)
             self.requests += len(self.workspace.agents) or 1
-            new, invalid = self.memory.take(batch, window[1], self.overlap)
-            rows = list(new)
-            self.records_read += len(rows)
+            new, count, invalid = self.memory.take(batch, window[1], self.overlap)
+            self.records_read += count
             self.invalid += invalid
-            yield from rows
+            yield from new

@@ -106,25 +106,35 @@ class WorkspaceState:
         self.overlap = Overlap()
         self.watermark: int | None = None
         self.health = Health()
+        self.changes = 0
+        """Transitions so far that changed what a saved state would tell: records or
+        invalid rows applied, counting started, agents forgotten. A window that brings
+        nothing new moves only the watermark, which a restart simply reads again."""
 
     def apply_window(self, batch: Batch, window_end: int, overlap: float) -> None:
         """Apply what is new in one window's ``batch``; the state is then known up to
         ``window_end``, and the next window starts ``overlap`` before it."""
         with self.lock:
-            new, invalid = self.overlap.take(batch, window_end, overlap)
+            new, count, invalid = self.overlap.take(batch, window_end, overlap)
             self.sessions.apply(new)
             self.health.invalid_records += invalid
             self.watermark = window_end
             self.sessions.advance(window_end)
+            if count or invalid:
+                self.changes += 1
 
     def poll_succeeded(self, now: float, forget_before: float | None = None) -> Succeeded:
         """Every window up to ``now`` is applied: the initial lookback ends here, if it has
         not yet, and agents without a record since ``forget_before`` are dropped."""
         with self.lock:
             sessions = self.sessions
+            started = False
             if not sessions.counting and self.watermark is not None:
                 sessions.start_counting(self.watermark)
+                started = True
             forgotten = [] if forget_before is None else sessions.forget(forget_before)
+            if started or forgotten:
+                self.changes += 1
             return Succeeded(self.health.succeeded(now), forgotten)
 
     def poll_failed(self, reason: str) -> bool:

@@ -24,19 +24,31 @@ def burst(scenario: Scenario, agents: list[str]) -> None:
         scenario.inject(Record(agent, now + 1, LOGOUT))
 
 
+def saved_logouts(path: Path) -> int | None:
+    """``records_total["logout"]`` of workspace demo in the state file, if written yet."""
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return int(saved["workspaces"]["demo"]["sessions"]["records_total"]["logout"])
+
+
 class TestRestart:
-    @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+    @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
     def test_counts_continue_across_a_restart(
         self, tmp_path: Path, stop_signal: signal.Signals
     ) -> None:
-        """Counters resume from the file and events during the downtime are counted once."""
+        """Counters resume from the file and events during the downtime are counted once.
+
+        SIGKILL allows no last write: the exporter resumes from the file it wrote while
+        running."""
         scenario = Scenario(start=int(time.time()), agents=12, seed=5, live=False)
         idle = sorted(set(scenario.agent_names()) - scenario.logged_in_at(time.time()))
+        state = tmp_path / "state.json"
         with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
             config = write_config(
                 tmp_path / "config.yaml",
                 [{"workspace": "demo", "api_url": simulator.url, "token": TOKEN}],
-                state={"file": str(tmp_path / "state.json")},
+                state={"file": str(state)},
             )
             with run_exporter(config) as exporter:
                 burst(scenario, idle[:2])
@@ -51,11 +63,14 @@ class TestRestart:
                         == 2
                     )
                 )
+                if stop_signal == signal.SIGKILL:
+                    exporter.wait_for(lambda: saved_logouts(state) == 2, what="a write")
                 exporter.process.send_signal(stop_signal)
                 started = time.monotonic()
-                assert exporter.process.wait(timeout=5) == 0
+                killed = stop_signal == signal.SIGKILL
+                assert exporter.process.wait(timeout=5) == (-signal.SIGKILL if killed else 0)
                 assert time.monotonic() - started < 5
-            assert (tmp_path / "state.json").exists()
+            assert saved_logouts(state) == 2
             burst(scenario, idle[2:5])  # while the exporter is down
             time.sleep(1.1)
             with run_exporter(config, ready=False) as exporter:

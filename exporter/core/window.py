@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, compress, repeat
 from operator import gt, itemgetter, lt
-from typing import Any
+from typing import Any, NamedTuple
 
 from exporter.core.records import Batch, Record, Row
 
@@ -58,6 +58,17 @@ def plan_windows(
         start = end
 
 
+class Taken(NamedTuple):
+    """What one window brings that no earlier window did."""
+
+    records: Iterator[Row]
+    """The new records, in application order."""
+    new: int
+    """How many they are."""
+    invalid: int
+    """How many of its invalid rows are new."""
+
+
 class Overlap:
     """What applied windows hold that a later window may return again.
 
@@ -69,15 +80,15 @@ class Overlap:
 
     >>> overlap = Overlap()
     >>> first = Batch(["ann", "ann"], [399, 400], ["Login", "Logout"], ["bad row"])
-    >>> new, invalid = overlap.take(first, 1000, 600)
-    >>> list(new), invalid
-    ([('ann', 399, 'Login'), ('ann', 400, 'Logout')], 1)
+    >>> new, count, invalid = overlap.take(first, 1000, 600)
+    >>> list(new), count, invalid
+    ([('ann', 399, 'Login'), ('ann', 400, 'Logout')], 2, 1)
     >>> overlap.records
     {Record(name='ann', timestamp=400, action='Logout'): 1}
     >>> second = Batch(["ann", "bob"], [400, 1010], ["Logout", "Login"], ["bad row"])
-    >>> new, invalid = overlap.take(second, 1030, 600)
-    >>> list(new), invalid
-    ([('bob', 1010, 'Login')], 0)
+    >>> new, count, invalid = overlap.take(second, 1030, 600)
+    >>> list(new), count, invalid
+    ([('bob', 1010, 'Login')], 1, 0)
     """
 
     __slots__ = ("records", "rows")
@@ -104,16 +115,17 @@ class Overlap:
         rows = ((str(row), int(n), int(until)) for row, n, until in data["rows"])
         return cls(records, rows)
 
-    def take(self, batch: Batch, window_end: int, overlap: float) -> tuple[Iterator[Row], int]:
-        """The new records of one window's ``batch``, in its order, and how many of its
-        invalid rows are new; remembered, and what no later window returns forgotten.
+    def take(self, batch: Batch, window_end: int, overlap: float) -> Taken:
+        """What is new in one window's ``batch``, now remembered; and what no later window
+        returns forgotten.
 
         ``batch`` holds every answer of the window in application order (time order).
         """
         keep_from = reread_from(window_end, overlap)
         head, split = self.new_records(batch, keep_from)
         invalid = self._new_rows(batch.invalid, window_end, keep_from)
-        return chain(head, batch.rows(split)), invalid
+        new = len(head) + len(batch.timestamps) - split
+        return Taken(chain(head, batch.rows(split)), new, invalid)
 
     def new_records(self, batch: Batch, keep_from: int) -> tuple[list[Record], int]:
         """The new records of ``batch[:split]`` and ``split``, for a batch in time order:
