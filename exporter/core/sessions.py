@@ -202,10 +202,10 @@ class Sessions:
 
         Any ``(name, timestamp, action)`` tuples will do, such as the rows of a ``Batch``.
         """
-        if self.counting:
-            self._apply_counted(records)
-        else:
+        if self.counting_since is None:
             self._rebuild(records)
+        else:
+            self._apply_counted(records, self.counting_since)
 
     def _rebuild(self, records: Iterable[Row]) -> None:
         """``apply`` before counting starts: the initial lookback, up to a million records.
@@ -242,17 +242,17 @@ class Sessions:
         self.logged_in_count += opened
         self.last_record = None if newest == -math.inf else int(newest)
 
-    def _apply_counted(self, records: Iterable[Row]) -> None:
+    def _apply_counted(self, records: Iterable[Row], since: float) -> None:
+        """``apply`` once counting started at ``since``: every rule, every counter."""
         for name, timestamp, action in records:
             agent = self.agents.get(name)
             if agent is None:
                 agent = self.agents[name] = Agent(fresh=self.window_open)
-            if self.counting:
-                agent.floor_seconds = self.logged_in_seconds(agent)
+            agent.floor_seconds = self.logged_in_seconds(agent)
             if action == LOGIN:
                 self._login(agent, timestamp)
             else:
-                self._logout(agent, timestamp)
+                self._logout(agent, timestamp, since)
             agent.fresh = False
             agent.last_record = max(agent.last_record, timestamp)
             if self.last_record is None or timestamp > self.last_record:
@@ -275,27 +275,24 @@ class Sessions:
 
     def _login(self, agent: Agent, timestamp: int) -> None:
         agent.last_login = max(agent.last_login or timestamp, timestamp)
-        if self.counting:
-            agent.logins += 1
-            self.records_total["login"] += 1
+        agent.logins += 1
+        self.records_total["login"] += 1
         if agent.session_start is None:
             agent.session_start = timestamp
             self.logged_in_count += 1
-        elif self.counting:
+        else:
             self.anomalies[LOGIN_WHILE_LOGGED_IN] += 1
 
-    def _logout(self, agent: Agent, timestamp: int) -> None:
+    def _logout(self, agent: Agent, timestamp: int, since: float) -> None:
         agent.last_logout = max(agent.last_logout or timestamp, timestamp)
-        if self.counting:
-            agent.logouts += 1
-            self.records_total["logout"] += 1
+        agent.logouts += 1
+        self.records_total["logout"] += 1
         start = agent.session_start
         if start is None:
-            if self.counting and not agent.fresh:
+            if not agent.fresh:
                 self.anomalies[LOGOUT_WITHOUT_LOGIN] += 1
             return
         agent.session_start = None
         self.logged_in_count -= 1
-        if self.counting_since is not None:
-            self.durations.observe(max(0, timestamp - start))
-            agent.closed_seconds += max(0.0, timestamp - max(start, self.counting_since))
+        self.durations.observe(max(0, timestamp - start))
+        agent.closed_seconds += max(0.0, timestamp - max(start, since))
