@@ -9,13 +9,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from logio_fake import FakeLogio
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
 from exporter.core.records import LOGIN, LOGOUT, Record
-from exporter.core.sessions import Sessions
 from exporter.logio import LogioClient
 from exporter.poller import Poller
 from exporter.state import ExporterState, WorkspaceState
@@ -319,78 +316,6 @@ class TestFailures:
             poller.poll_once()
         assert dict(poller.state.health.requests) == {"200": 2, "error": 1}
         assert poller.state.health.request_seconds.count == 3
-
-
-# A stream: per agent, a sequence of (gap seconds, action, lateness seconds).
-events = st.lists(
-    st.tuples(
-        st.sampled_from(["ann", "bob", "c d"]),
-        st.integers(0, 400),
-        st.sampled_from([LOGIN, LOGOUT]),
-        st.integers(0, 590),
-    ),
-    max_size=60,
-)
-
-
-class TestExactlyOnce:
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(
-        stream=events,
-        gaps=st.lists(st.integers(1, 1500), min_size=1, max_size=40),
-        max_window=st.integers(60, 3000),
-        fmt=st.sampled_from(["csv", "json"]),
-    )
-    def test_any_fetch_pattern_equals_applying_once(
-        self,
-        stream: list[tuple[str, int, str, int]],
-        gaps: list[int],
-        max_window: int,
-        fmt: str,
-    ) -> None:
-        """Overlapping windows, splits and lateness up to overlap give the single-pass state."""
-        api = FakeLogio(now=T0)
-        records, ts, last_visible = [], T0 + 1, dict[str, float]()
-        for name, gap, action, late in stream:
-            ts += gap
-            record = Record(name, ts, action)
-            visible = max(ts + late, last_visible.get(name, 0))
-            last_visible[name] = visible
-            api.add(record, visible)
-            records.append(record)
-        poll = PollConfig(interval=30, overlap=600, lookback=3600, max_window=max_window)
-        poller = make_poller(api.handler, api.clock, poll=poll, fmt=fmt)
-        poller.poll_once()
-        for gap in gaps:
-            api.now += gap
-            poller.poll_once()
-        api.now = max([ts, *last_visible.values()]) + 1
-        poller.poll_once()
-
-        expected = Sessions((60.0, 3600.0))
-        expected.start_counting(T0)
-        expected.apply(sorted(records, key=lambda r: r.timestamp))
-        got = poller.state.sessions
-        assert got.records_total == expected.records_total
-        assert got.anomalies == expected.anomalies
-        assert got.durations.counts == expected.durations.counts
-        assert got.durations.sum == expected.durations.sum
-        assert {n: _agent(a) for n, a in got.agents.items()} == {
-            n: _agent(a) for n, a in expected.agents.items()
-        }
-
-
-def _agent(agent: object) -> tuple[object, ...]:
-    fields = (
-        "session_start",
-        "logins",
-        "logouts",
-        "closed_seconds",
-        "last_login",
-        "last_logout",
-        "last_record",
-    )
-    return tuple(getattr(agent, f) for f in fields)
 
 
 class TestRunLoop:
