@@ -118,11 +118,9 @@ class Histogram:
         counts = [int(n) for n in data["counts"]]
         if len(counts) != len(histogram.counts):
             raise ValueError("histogram counts do not match its bounds")
-        histogram.counts, histogram.sum, histogram.count = (
-            counts,
-            float(data["sum"]),
-            int(data["count"]),
-        )
+        histogram.counts = counts
+        histogram.sum = float(data["sum"])
+        histogram.count = int(data["count"])
         return histogram
 
     def cumulative(self) -> list[tuple[str, int]]:
