@@ -15,6 +15,7 @@ from benchmarks.memory import ingest_memory, state_memory
 from benchmarks.report import Result
 from benchmarks.scrape import scrape_10k
 from benchmarks.simserver import RemoteSimulator
+from benchmarks.state_save import state_save
 from benchmarks.steady import steady_poll
 from benchmarks.workload import AGENTS, START
 
@@ -26,7 +27,9 @@ SERVED: dict[str, Callable[[RemoteSimulator], Result]] = {
     "state_memory": lambda sim: state_memory(sim.url),
 }
 """The benchmarks that read the simulated week over HTTP."""
-NAMES = [*SERVED, "scrape_10k"]
+LOCAL: dict[str, Callable[[], Result]] = {"scrape_10k": scrape_10k, "state_save": state_save}
+"""The benchmarks that need no simulator."""
+NAMES = [*SERVED, *LOCAL]
 
 
 def main(argv: list[str]) -> int:
@@ -38,8 +41,7 @@ def main(argv: list[str]) -> int:
     print(f"# {platform.python_implementation()} {platform.python_version()}", flush=True)
     started = time.perf_counter()
     results = _served([name for name in chosen if name in SERVED])
-    if "scrape_10k" in chosen:
-        results.append(_report(scrape_10k()))
+    results += [_report(LOCAL[name]()) for name in LOCAL if name in chosen]
     print(f"# {len(results)} benchmarks in {time.perf_counter() - started:.0f}s", flush=True)
     return 0 if all(result.ok for result in results) else 1
 

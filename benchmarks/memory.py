@@ -74,7 +74,7 @@ def state_memory(url: str) -> Result:
     _, plain = _traced(lambda: _plain_facts(state.sessions.agents))
     extra = {
         "agents": str(agents),
-        "remembered_records": str(len(state.dedup.seen)),
+        "remembered_records": str(len(state.overlap.records)),
         "total_mb": f"{held / MB:.2f}",
     }
     value, floor = held / agents, plain / agents

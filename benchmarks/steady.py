@@ -22,7 +22,7 @@ from benchmarks.report import Result, cpu
 from benchmarks.simserver import RemoteSimulator
 from benchmarks.workload import POLL, START, Exporter, FloorClient, floor_parse
 from exporter.core.records import LOGIN, LOGOUT, Record
-from exporter.poller import Fetcher
+from exporter.logio import Fetcher
 
 NEW_RECORDS = 10
 SETTLE = int(POLL.overlap // POLL.interval)

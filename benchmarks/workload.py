@@ -21,8 +21,8 @@ from benchmarks.simserver import TOKEN, WORKSPACE
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
 from exporter.core.records import Format
 from exporter.core.window import Window, plan_windows
-from exporter.logio import LogioClient
-from exporter.poller import Fetcher, Poller
+from exporter.logio import Fetcher, LogioClient
+from exporter.poller import Poller
 from exporter.simulator import logio_path
 from exporter.state import WorkspaceState
 
@@ -53,12 +53,7 @@ class Exporter:
     ) -> None:
         workspace = WorkspaceConfig(WORKSPACE, url, Secret(TOKEN), fmt)
         self.state = WorkspaceState(WORKSPACE, METRICS.session_duration_buckets)
-        self.client = LogioClient(
-            workspace,
-            timeout=POLL.timeout,
-            max_response_bytes=POLL.max_response_bytes,
-            on_request=self.state.observe_request,
-        )
+        self.client = LogioClient.from_config(workspace, POLL, self.state.observe_request)
         self.poller = Poller(workspace, POLL, METRICS, self.state, wrap(self.client), clock=clock)
 
     def poll(self) -> None:

@@ -30,7 +30,6 @@ from exporter.commands import (
     demo,
     flags,
     healthcheck,
-    history,
     query,
     run,
     simulate,
@@ -192,13 +191,13 @@ def _readable_by_others(path: str) -> bool:
 
 
 def _run(args: argparse.Namespace, redactor: logs.Redactor) -> int:
-    log.info("starting cention-logio-exporter", extra=build.current().fields())
     loaded = _loaded(args, redactor)
     if loaded is None:
         return 1
     sockets = _activated(args)
     if sockets is None:
         return 1
+    log.info("starting cention-logio-exporter", extra=build.current().fields())
     web = loaded.config.web
     if loaded.security is not None:
         security = loaded.security.current()
@@ -325,7 +324,7 @@ def _one_shot(
     if loaded is None:
         return 1
     try:
-        return loaded.config, history.select(loaded.config, args.workspaces)
+        return loaded.config, loaded.config.select(args.workspaces)
     except ValueError as exc:
         flags.error(args, str(exc))
         return 2

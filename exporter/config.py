@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -120,6 +120,18 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     web: WebConfig = field(default_factory=WebConfig)
+
+    def select(self, names: Sequence[str] | None) -> tuple[WorkspaceConfig, ...]:
+        """The workspaces named (once each, in that order), or all of them if none is."""
+        if not names:
+            return self.workspaces
+        known = {w.workspace: w for w in self.workspaces}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(
+                f"workspace {', '.join(unknown)} is not in the config (known: {', '.join(known)})"
+            )
+        return tuple(known[name] for name in dict.fromkeys(names))
 
 
 def parse_listen_address(value: str) -> tuple[str, int]:

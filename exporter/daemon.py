@@ -1,8 +1,14 @@
-"""The running exporter: one poller thread per workspace, reload, and orderly shutdown.
+"""The running exporter: one poller thread per workspace, reload, saves, orderly shutdown.
 
 A reload keeps the state of every workspace that stays: only its poller restarts with the
 new settings. A workspace that appears starts with an initial lookback; one that goes
 away stops and its series disappear.
+
+With ``state.file`` set, a thread writes the file once per poll interval at most, and
+only when the state of some workspace changed since the last write (records applied,
+counting started, agents forgotten, a workspace added or removed); shutdown writes it
+once more. A crash between two writes loses no record: the file's watermark and overlap
+memory belong to the same instant, so the next start reads again what came after it.
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ class Exporter:
             self.registry.register(collector)
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._saver: threading.Thread | None = None
+        self._saved: dict[str, int] | None = None
+        """Each workspace's ``changes`` as of the last write; None before the first."""
         self.state_file = StateFile(config.state.file) if config.state.file else None
         if self.state_file is not None:
             buckets = config.metrics.session_duration_buckets
@@ -60,6 +70,11 @@ class Exporter:
         with self._lock:
             for workspace in self.config.workspaces:
                 self._start(workspace)
+        if self.state_file is not None:
+            self._saver = threading.Thread(
+                target=self._save_while_running, name="state-file", daemon=True
+            )
+            self._saver.start()
 
     def apply(self, config: Config) -> None:
         """Switch to a new, already validated config, keeping what stays."""
@@ -81,19 +96,41 @@ class Exporter:
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop every poller, then write the state file one last time."""
+        self._stopping.set()
+        if self._saver is not None:
+            self._saver.join(timeout)
         with self._lock:
             for name in list(self._running):
                 self._stop(name, timeout)
         self.save()
 
     def save(self) -> None:
-        """Write the state file, if one is configured; a failure is logged, not raised."""
+        """Write the state file, if one is configured; a failure is logged, not raised.
+
+        Each workspace's ``changes`` is read before its snapshot: a change made meanwhile
+        is in the file already and is written again next time, never missed."""
         if self.state_file is None:
             return
+        workspaces = self.state.workspaces()
+        changes = {workspace.name: workspace.changes for workspace in workspaces}
         try:
-            self.state_file.save(self.state.workspaces())
-        except Exception:  # a boundary: one save failing must not stop the poll loop
+            self.state_file.save(workspaces)
+        except Exception:  # a boundary: one save failing must not stop the exporter
             log.exception("cannot write state file %s", self.state_file.path)
+            return
+        self._saved = changes
+
+    def save_if_changed(self) -> bool:
+        """``save`` if some workspace changed since the last write; True if it did."""
+        changes = {workspace.name: workspace.changes for workspace in self.state.workspaces()}
+        if changes == self._saved:
+            return False
+        self.save()
+        return True
+
+    def _save_while_running(self) -> None:
+        while not self._stopping.wait(self.config.poll.interval):
+            self.save_if_changed()
 
     def _start(self, workspace: WorkspaceConfig) -> None:
         state = self.state.get(workspace.workspace)
@@ -102,12 +139,7 @@ class Exporter:
                 workspace.workspace, self.config.metrics.session_duration_buckets
             )
             self.state.add(state)
-        client = LogioClient(
-            workspace,
-            timeout=self.config.poll.timeout,
-            max_response_bytes=self.config.poll.max_response_bytes,
-            on_request=state.observe_request,
-        )
+        client = LogioClient.from_config(workspace, self.config.poll, state.observe_request)
         poller = Poller(
             workspace,
             self.config.poll,
@@ -115,7 +147,6 @@ class Exporter:
             state,
             client,
             clock=self.clock,
-            on_success=self.save,
         )
         stop = threading.Event()
         thread = threading.Thread(

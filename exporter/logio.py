@@ -2,7 +2,9 @@
 
 ``LogioClient.fetch(frm, to)`` returns the body bytes of one answer or raises a
 ``LogioError`` whose ``reason`` says what went wrong. Every request, answered or not, is
-reported to ``on_request(code, seconds)`` so the caller can count it.
+reported to ``on_request(code, seconds)`` so the caller can count it. What the readers
+need of a client is a ``Fetcher``; ``Patient`` is one that retries what may pass, for the
+one-shot commands, which have no next poll to wait for.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import httpx
 
 from exporter import __version__
-from exporter.config import WorkspaceConfig
+from exporter.config import PollConfig, WorkspaceConfig
 from exporter.errors import (
     AuthError,
     ClientError,
@@ -31,6 +34,14 @@ from exporter.errors import (
 log = logging.getLogger(__name__)
 
 RequestObserver = Callable[[str, float], None]
+RETRY_ATTEMPTS = 3
+MAX_RETRY_WAIT = 60.0
+
+
+class Fetcher(Protocol):
+    """What a reader needs of a client: ``LogioClient``, ``Patient``, or a fake in tests."""
+
+    def fetch(self, frm: int, to: int, name: str | None = None) -> bytes: ...
 
 
 def _ignore(code: str, seconds: float) -> None:
@@ -61,6 +72,18 @@ class LogioClient:
             verify=_tls_context(workspace),
             follow_redirects=False,
             transport=transport,
+        )
+
+    @classmethod
+    def from_config(
+        cls, workspace: WorkspaceConfig, poll: PollConfig, on_request: RequestObserver = _ignore
+    ) -> LogioClient:
+        """The client of ``workspace`` with the ``poll`` settings that concern requests."""
+        return cls(
+            workspace,
+            timeout=poll.timeout,
+            max_response_bytes=poll.max_response_bytes,
+            on_request=on_request,
         )
 
     def close(self) -> None:
@@ -170,4 +193,21 @@ def _tls_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
     return context
 
 
-__all__ = ["LogioClient", "LogioError"]
+class Patient:
+    """A ``Fetcher`` that retries what may pass (429, 5xx, timeouts, network) a few times."""
+
+    def __init__(self, client: Fetcher, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client, self.sleep = client, sleep
+
+    def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
+        for attempt in range(1, RETRY_ATTEMPTS):
+            try:
+                return self.client.fetch(frm, to, name)
+            except (RateLimitedError, ServerError, RequestTimeout, NetworkError) as exc:
+                wait = getattr(exc, "retry_after", None) or 2.0**attempt
+                log.warning("logio request failed (%s), retrying in %gs: %s", exc.reason, wait, exc)
+                self.sleep(min(wait, MAX_RETRY_WAIT))
+        return self.client.fetch(frm, to, name)
+
+
+__all__ = ["Fetcher", "LogioClient", "LogioError", "Patient"]

@@ -1,13 +1,20 @@
-"""``state.file``: what the exporter needs to continue exactly after a restart.
+"""``state.file``: the file format of what the exporter needs to continue after a restart.
 
 Written atomically (a temporary file in the same folder, fsync, rename, fsync of the
 folder), so a crash at any instant leaves the old file or the new one, never a mix. A file
-that cannot be read back is renamed aside as ``<file>.corrupt-<timestamp>`` and the
-exporter rebuilds from the lookback instead of failing.
+that cannot be read back, or that a newer version wrote in a schema this one does not
+know, is renamed aside as ``<file>.corrupt-<timestamp>`` and the exporter rebuilds from
+the lookback instead of failing.
 
-The file is JSON, one object per workspace, with a schema version::
+The file is JSON, one object per workspace as ``WorkspaceState.to_dict`` gives it, every
+field by name, under a schema version::
 
-    {"schema": 1, "saved_at": 1764140000.0, "workspaces": {"demo": {"watermark": ...}}}
+    {"schema": 2, "saved_at": 1764140000.0, "workspaces": {"demo": {"watermark": ...,
+     "sessions": {..., "agents": {"anna": {"session_start": null, "logins": 3, ...}}},
+     "overlap": {"records": [...], "rows": [...]}, "health": {"invalid_records": 0}}}}
+
+Schema 1 (release 0.1.0) stored each agent as a list of values in a fixed order; it is
+read too, and written as schema 2 at the next save.
 """
 
 from __future__ import annotations
@@ -18,19 +25,17 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from exporter.core.records import Record
-from exporter.core.sessions import Agent, Histogram
-from exporter.core.window import RecordDedup, RowDedup
 from exporter.errors import StateFileError
 from exporter.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1
-_AGENT_FIELDS = (
+SCHEMA = 2
+_V1_AGENT_FIELDS = (
     "session_start",
     "logins",
     "logouts",
@@ -40,94 +45,7 @@ _AGENT_FIELDS = (
     "last_logout",
     "last_record",
 )
-
-
-def dump_workspace(workspace: WorkspaceState) -> dict[str, Any]:
-    """Plain data of one workspace; call with its lock held."""
-    sessions = workspace.sessions
-    return {
-        "watermark": workspace.watermark,
-        "counting_since": sessions.counting_since,
-        "window_open": sessions.window_open,
-        "as_of": sessions.as_of,
-        "last_record": sessions.last_record,
-        "records_total": sessions.records_total,
-        "anomalies": sessions.anomalies,
-        "durations": _dump_histogram(sessions.durations),
-        "invalid_records": workspace.health.invalid_records,
-        "dedup": [[*record, n] for record, n in workspace.dedup.seen.items()],
-        "invalid_rows": [
-            [key, n, workspace.invalid_rows.until.get(key, 0)]
-            for key, n in workspace.invalid_rows.seen.items()
-        ],
-        "agents": {
-            name: [getattr(agent, field) for field in _AGENT_FIELDS]
-            for name, agent in sessions.agents.items()
-        },
-    }
-
-
-def load_workspace(name: str, data: dict[str, Any], buckets: tuple[float, ...]) -> WorkspaceState:
-    """Rebuild a workspace from ``dump_workspace`` data; raise StateFileError if malformed."""
-    try:
-        return _load_workspace(name, data, buckets)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StateFileError(f"workspace {name!r}: {type(exc).__name__}: {exc}") from None
-
-
-def _load_workspace(name: str, data: dict[str, Any], buckets: tuple[float, ...]) -> WorkspaceState:
-    workspace = WorkspaceState(name, buckets)
-    sessions = workspace.sessions
-    workspace.watermark = _optional(int, data["watermark"])
-    sessions.counting_since = _optional(float, data["counting_since"])
-    sessions.window_open = bool(data["window_open"])
-    sessions.as_of = float(data["as_of"])
-    sessions.last_record = _optional(int, data["last_record"])
-    sessions.records_total = {k: int(data["records_total"][k]) for k in sessions.records_total}
-    sessions.anomalies = {k: int(data["anomalies"][k]) for k in sessions.anomalies}
-    sessions.durations = _load_histogram(data["durations"], buckets, name)
-    workspace.health.invalid_records = int(data["invalid_records"])
-    workspace.dedup = RecordDedup(
-        (Record(str(n), int(ts), str(a)), int(c)) for n, ts, a, c in data["dedup"]
-    )
-    workspace.invalid_rows = RowDedup((str(k), int(c)) for k, c, _ in data["invalid_rows"])
-    workspace.invalid_rows.until = {str(k): int(u) for k, _, u in data["invalid_rows"]}
-    for agent_name, values in data["agents"].items():
-        agent = Agent(**dict(zip(_AGENT_FIELDS, values, strict=True)))
-        sessions.agents[str(agent_name)] = agent
-    sessions.logged_in_count = sum(a.logged_in for a in sessions.agents.values())
-    if workspace.watermark is not None and sessions.counting:
-        workspace.health.ready, workspace.health.reason = True, "resumed from the state file"
-    return workspace
-
-
-def _optional(kind: type[Any], value: object) -> Any:
-    return None if value is None else kind(value)
-
-
-def _dump_histogram(hist: Histogram) -> dict[str, Any]:
-    return {
-        "bounds": list(hist.bounds),
-        "counts": hist.counts,
-        "sum": hist.sum,
-        "count": hist.count,
-    }
-
-
-def _load_histogram(data: dict[str, Any], buckets: tuple[float, ...], name: str) -> Histogram:
-    hist = Histogram(buckets)
-    if tuple(float(b) for b in data["bounds"]) != buckets:
-        log.warning(
-            "workspace=%s session_duration_buckets changed: the session duration "
-            "histogram starts from zero",
-            name,
-        )
-        return hist
-    hist.counts = [int(n) for n in data["counts"]]
-    if len(hist.counts) != len(buckets) + 1:
-        raise ValueError("histogram counts do not match its bounds")
-    hist.sum, hist.count = float(data["sum"]), int(data["count"])
-    return hist
+"""The order of an agent's values in schema 1."""
 
 
 class StateFile:
@@ -139,10 +57,7 @@ class StateFile:
 
     def save(self, workspaces: list[WorkspaceState]) -> None:
         """Snapshot each workspace under its own lock, then write outside of them."""
-        snapshot = {}
-        for workspace in workspaces:
-            with workspace.lock:
-                snapshot[workspace.name] = dump_workspace(workspace)
+        snapshot = {workspace.name: workspace.to_dict() for workspace in workspaces}
         payload = {"schema": SCHEMA, "saved_at": time.time(), "workspaces": snapshot}
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         with self._lock:
@@ -176,13 +91,76 @@ class StateFile:
             payload = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             raise StateFileError(f"not valid JSON: {exc}") from None
-        if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-            schema = payload.get("schema") if isinstance(payload, dict) else None
-            raise StateFileError(f"unknown schema version {schema!r} (expected {SCHEMA})")
+        if not isinstance(payload, dict):
+            raise StateFileError(f"a JSON {type(payload).__name__}, not an object")
+        schema = payload.get("schema")
+        upgrade = _UPGRADES.get(schema) if type(schema) is int else None
+        if upgrade is None:
+            raise StateFileError(_unknown_schema(schema))
         workspaces = payload.get("workspaces")
         if not isinstance(workspaces, dict):
             raise StateFileError("no workspaces object")
-        return {name: load_workspace(name, data, buckets) for name, data in workspaces.items()}
+        return {name: _load(name, upgrade, data, buckets) for name, data in workspaces.items()}
+
+
+def _load(
+    name: str,
+    upgrade: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    data: Any,
+    buckets: tuple[float, ...],
+) -> WorkspaceState:
+    try:
+        return WorkspaceState.from_dict(name, upgrade(data), buckets)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateFileError(f"workspace {name!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _unknown_schema(schema: object) -> str:
+    known = ", ".join(map(str, _UPGRADES))
+    if type(schema) is int and schema > SCHEMA:
+        return (
+            f"schema {schema} is from a newer version of the exporter; "
+            f"this one reads schemas {known}"
+        )
+    return f"unknown schema {schema!r}; this version reads schemas {known}"
+
+
+def _from_schema_1(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A workspace of schema 1 in the shape of schema 2."""
+    sessions = {
+        key: data[key]
+        for key in (
+            "counting_since",
+            "window_open",
+            "as_of",
+            "last_record",
+            "records_total",
+            "anomalies",
+            "durations",
+        )
+    }
+    sessions["agents"] = {
+        name: dict(zip(_V1_AGENT_FIELDS, values, strict=True))
+        for name, values in data["agents"].items()
+    }
+    return {
+        "watermark": data["watermark"],
+        "sessions": sessions,
+        "overlap": {"records": data["dedup"], "rows": data["invalid_rows"]},
+        "health": {"invalid_records": data["invalid_records"]},
+    }
+
+
+def _same(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return data
+
+
+_UPGRADES: dict[int, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {
+    1: _from_schema_1,
+    SCHEMA: _same,
+}
+"""Each schema this version reads, with the step that brings one of its workspaces to
+the current shape."""
 
 
 def write_atomically(path: Path, body: bytes) -> None:

@@ -1,10 +1,11 @@
-"""One workspace's poll loop: windows -> fetch -> parse -> apply, with backoff.
+"""One workspace's poll loop: windows -> read -> ``state.apply_window``, with backoff.
 
 A poll asks for every window from ``overlap`` before the watermark up to now, at most
 ``max_window`` wide each. A window is applied whole or not at all: all of its answers
 (one per agent when ``agents`` filters) are fetched and parsed before the state changes,
 and the watermark moves to the window's end only once it is applied. A failure leaves
 the watermark where it was, so the next poll asks again from there and loses nothing.
+What a poll's outcome changes is the state's to decide; here are the loop and the logs.
 """
 
 from __future__ import annotations
@@ -14,27 +15,17 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from itertools import chain
-from operator import attrgetter
-from typing import Protocol
 
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
-from exporter.core.parsing import parse_batch
-from exporter.core.records import Batch, Parsed
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
+from exporter.logio import Fetcher
+from exporter.reader import read_window
 from exporter.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 
-_by_timestamp = attrgetter("timestamp")
 MAX_RETRY_AFTER = 3600.0
-
-
-class Fetcher(Protocol):
-    """What the poller needs of a client: ``LogioClient``, or a fake in tests."""
-
-    def fetch(self, frm: int, to: int, name: str | None = None) -> bytes: ...
 
 
 class Poller:
@@ -50,7 +41,6 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        on_success: Callable[[], None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.poll = poll
@@ -59,7 +49,6 @@ class Poller:
         self.client = client
         self.clock = clock
         self.rng = rng or random.Random()
-        self.on_success = on_success
         self.failures = 0
         self.next_forget = 0.0
         self.halted = threading.Event()
@@ -74,8 +63,7 @@ class Poller:
                 delay = self.poll_once()
             except Exception:  # a boundary: one broken poll must not end the workspace
                 log.exception("workspace=%s poll failed unexpectedly", self.workspace.workspace)
-                with self.state.lock:
-                    self.state.health.up = False
+                self.state.poll_broke()
                 delay = self.poll.interval
             stop.wait(delay)
 
@@ -83,12 +71,14 @@ class Poller:
         """Catch up to now; return the seconds to wait before the next poll."""
         now = self.clock()
         try:
-            self._catch_up(now)
+            caught_up = self._catch_up(now)
         except LogioError as exc:
             return self._failed(exc)
-        return self._succeeded(now)
+        return self._succeeded(now) if caught_up else 0.0
 
-    def _catch_up(self, now: float) -> None:
+    def _catch_up(self, now: float) -> bool:
+        """Apply each window up to ``now``; False if stopped or replaced by a reload
+        meanwhile, and then the poll neither succeeded nor failed."""
         windows = plan_windows(
             self.state.watermark,
             now,
@@ -96,74 +86,40 @@ class Poller:
             lookback=self.poll.lookback,
             max_window=self.poll.max_window,
         )
-        for frm, to in windows:
-            answers = self._fetch(frm, to)
-            if self.halted.is_set():  # stopped or replaced by a reload meanwhile
-                return
-            self._apply(answers, to)
-
-    def _fetch(self, frm: int, to: int) -> list[Batch]:
-        names = self.workspace.agents or (None,)
-        fmt = self.workspace.format
-        bodies = (self.client.fetch(frm, to, name) for name in names)
-        return [parse_batch(body, fmt, self.names) for body in bodies]
-
-    def _apply(self, answers: list[Batch], window_end: int) -> None:
-        batch = _in_time_order(answers)
-        rows = chain.from_iterable(answer.invalid for answer in answers)
-        state, horizon = self.state, window_end - int(self.poll.overlap)
-        with state.lock:
-            head, split = state.dedup.fresh_in_order(batch, window_end, horizon)
-            state.sessions.apply(chain(head, batch.rows(split)))
-            state.health.invalid_records += len(state.invalid_rows.fresh(rows, window_end))
-            state.watermark = window_end
-            state.sessions.advance(window_end)
-            state.invalid_rows.trim(horizon)
+        for window in windows:
+            batch = read_window(self.client, self.workspace, window, self.names)
+            if self.halted.is_set():
+                return False
+            self.state.apply_window(batch, window[1], self.poll.overlap)
+        return True
 
     def _succeeded(self, now: float) -> float:
-        state = self.state
-        with state.lock:
-            if not state.sessions.counting and state.watermark is not None:
-                state.sessions.start_counting(state.watermark)
-            forgotten = self._forget(now)
-            was_up = state.health.up
-            state.health.up = state.health.ready = True
-            state.health.reason = "ok"
-            state.health.last_success = now
-        if forgotten:
-            log.info("workspace=%s forgot %d idle agents", self.workspace.workspace, len(forgotten))
-        if not was_up:
-            log.info("workspace=%s logio poll succeeded", self.workspace.workspace)
-        self.failures = 0
-        if self.on_success is not None:
-            self.on_success()
-        return self.poll.interval
-
-    def _forget(self, now: float) -> list[str]:
-        """Drop idle agents; a scan of every agent, so at most once per tenth of the limit."""
-        if now < self.next_forget:
-            return []
-        limit = self.metrics.forget_agent_after
-        self.next_forget = now + min(limit / 10, 3600.0)
-        forgotten = self.state.sessions.forget(now - limit)
+        recovered, forgotten = self.state.poll_succeeded(now, self._forget_before(now))
         for name in forgotten:
             self.names.pop(name, None)
-        return forgotten
+        if forgotten:
+            log.info("workspace=%s forgot %d idle agents", self.workspace.workspace, len(forgotten))
+        if recovered:
+            log.info("workspace=%s logio poll succeeded", self.workspace.workspace)
+        self.failures = 0
+        return self.poll.interval
+
+    def _forget_before(self, now: float) -> float | None:
+        """When idle agents are forgotten from: a scan of every agent, so at most once per
+        tenth of ``forget_agent_after`` (and once an hour); None when not due."""
+        if now < self.next_forget:
+            return None
+        limit = self.metrics.forget_agent_after
+        self.next_forget = now + min(limit / 10, 3600.0)
+        return now - limit
 
     def _failed(self, exc: LogioError) -> float:
-        state = self.state
-        with state.lock:
-            state.health.errors[exc.reason] += 1
-            was_up, last_reason = state.health.up, state.health.reason
-            state.health.up = False
-            if not state.health.ready:
-                state.health.reason = f"initial lookback failing: {exc.reason}"
-            else:
-                state.health.reason = exc.reason
+        """Log at ERROR once per change of state (the first failure, another reason),
+        and at DEBUG while the same failure goes on."""
+        changed = self.state.poll_failed(exc.reason)
         self.failures += 1
-        level = logging.ERROR if was_up or last_reason != exc.reason else logging.DEBUG
         log.log(
-            level,
+            logging.ERROR if changed else logging.DEBUG,
             "workspace=%s logio poll failed reason=%s: %s",
             self.workspace.workspace,
             exc.reason,
@@ -179,12 +135,3 @@ class Poller:
         cap = max(interval, min(300.0, 10 * interval))
         backoff = min(cap, interval * 2 ** min(self.failures - 1, 16))
         return float(backoff * self.rng.uniform(0.8, 1.2))
-
-
-def _in_time_order(answers: list[Batch]) -> Batch:
-    """The answers' records as one batch in time order, stably: records of one second keep
-    the order the API gave them. A single answer, as the API sends it, is already so."""
-    if len(answers) == 1 and answers[0].in_time_order():
-        return answers[0]
-    records = sorted(chain.from_iterable(a.records() for a in answers), key=_by_timestamp)
-    return Batch.of(Parsed(records, []))

@@ -1,53 +1,196 @@
-"""What the exporter knows, guarded by one lock per workspace.
+"""What the exporter knows, guarded by one lock per workspace, and how it changes.
 
-The poller writes a workspace's state under its lock once per answer applied; the
-collector reads it under the same lock at scrape time, so a scrape never sees half a
-poll. Nothing here does I/O.
+``WorkspaceState`` owns its transitions: a window applied, a poll that succeeded, failed
+or broke, a request observed. Each takes the workspace's lock; the collector reads under
+the same lock at scrape time, so a scrape never sees half a window. ``Health`` holds the
+rules of ``up``, ``ready`` and the reason ``/ready`` gives. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
+from exporter.core.records import Batch
 from exporter.core.sessions import Histogram, Sessions
-from exporter.core.window import RecordDedup, RowDedup
+from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
 
+log = logging.getLogger(__name__)
+
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+UNEXPECTED = "unexpected error"
+"""The reason of a poll that broke on something else than a failed request."""
 
 
 @dataclass
 class Health:
-    """How talking to the logio API of one workspace goes."""
+    """How talking to the logio API of one workspace goes.
+
+    ``up``: the last poll succeeded. ``ready``: the initial lookback is applied, or was
+    resumed from the state file. ``failing``: why the polls since the last success
+    failed, or None.
+
+    >>> health = Health()
+    >>> health.failed("auth"), health.failed("auth"), health.reason
+    (True, False, 'initial lookback failing: auth')
+    >>> health.succeeded(1000.0), health.reason, health.failed("server"), health.reason
+    (True, 'ok', True, 'server')
+    """
 
     up: bool = False
     ready: bool = False
-    reason: str = "initial lookback not finished"
+    failing: str | None = None
     requests: Counter[str] = field(default_factory=Counter)
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_REASONS, 0))
     request_seconds: Histogram = field(default_factory=lambda: Histogram(REQUEST_BUCKETS))
     invalid_records: int = 0
     last_success: float | None = None
 
+    @property
+    def reason(self) -> str:
+        """What ``/ready`` says of a workspace: ``initial lookback failing: auth``."""
+        if not self.ready:
+            if self.failing is None:
+                return "initial lookback not finished"
+            return f"initial lookback failing: {self.failing}"
+        if self.failing is not None:
+            return self.failing
+        return "ok" if self.up else "resumed from the state file"
+
+    def succeeded(self, now: float) -> bool:
+        """A poll caught up to ``now``; True if the last one had not succeeded."""
+        recovered = not self.up
+        self.up = self.ready = True
+        self.failing, self.last_success = None, now
+        return recovered
+
+    def failed(self, reason: str) -> bool:
+        """A poll failed for ``reason`` (a request counted under it); True when that
+        changes the state: the first failure after a success, or one of another reason."""
+        if reason in self.errors:
+            self.errors[reason] += 1
+        changed = self.failing != reason
+        self.up, self.failing = False, reason
+        return changed
+
+    def to_dict(self) -> dict[str, int]:
+        """What survives a restart: the counter of records; the rest is of this process."""
+        return {"invalid_records": self.invalid_records}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Health:
+        return cls(invalid_records=int(data["invalid_records"]))
+
+
+class Succeeded(NamedTuple):
+    """What a successful poll changed, for the log."""
+
+    recovered: bool
+    """The poll before it had not succeeded."""
+    forgotten: list[str]
+    """Agents dropped for being idle too long."""
+
 
 class WorkspaceState:
-    """Sessions, dedup memory, watermark and health of one workspace."""
+    """Sessions, the overlap's memory, watermark and health of one workspace."""
 
     def __init__(self, name: str, buckets: tuple[float, ...]) -> None:
         self.name = name
         self.lock = threading.Lock()
         self.sessions = Sessions(buckets)
-        self.dedup = RecordDedup()
-        self.invalid_rows = RowDedup()
+        self.overlap = Overlap()
         self.watermark: int | None = None
         self.health = Health()
+        self.changes = 0
+        """Transitions so far that changed what a saved state would tell: records or
+        invalid rows applied, counting started, agents forgotten. A window that brings
+        nothing new moves only the watermark, which a restart simply reads again."""
+
+    def apply_window(self, batch: Batch, window_end: int, overlap: float) -> None:
+        """Apply what is new in one window's ``batch``; the state is then known up to
+        ``window_end``, and the next window starts ``overlap`` before it."""
+        with self.lock:
+            new, count, invalid = self.overlap.take(batch, window_end, overlap)
+            self.sessions.apply(new)
+            self.health.invalid_records += invalid
+            self.watermark = window_end
+            self.sessions.advance(window_end)
+            if count or invalid:
+                self.changes += 1
+
+    def poll_succeeded(self, now: float, forget_before: float | None = None) -> Succeeded:
+        """Every window up to ``now`` is applied: the initial lookback ends here, if it has
+        not yet, and agents without a record since ``forget_before`` are dropped."""
+        with self.lock:
+            sessions = self.sessions
+            started = False
+            if not sessions.counting and self.watermark is not None:
+                sessions.start_counting(self.watermark)
+                started = True
+            forgotten = [] if forget_before is None else sessions.forget(forget_before)
+            if started or forgotten:
+                self.changes += 1
+            return Succeeded(self.health.succeeded(now), forgotten)
+
+    def poll_failed(self, reason: str) -> bool:
+        """A request of the poll failed for ``reason``; True if the state of health changed."""
+        with self.lock:
+            return self.health.failed(reason)
+
+    def poll_broke(self) -> None:
+        """A poll ended in an error that is not a failed request: a bug, logged apart."""
+        with self.lock:
+            self.health.failed(UNEXPECTED)
 
     def observe_request(self, code: str, seconds: float) -> None:
         with self.lock:
             self.health.requests[code] += 1
             self.health.request_seconds.observe(seconds)
+
+    def resumed(self) -> None:
+        """Read back from the state file: ready at once if its initial lookback was done."""
+        with self.lock:
+            if self.watermark is not None and self.sessions.counting:
+                self.health.ready = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a restart needs to continue exactly, as plain data by field name."""
+        with self.lock:
+            return {
+                "watermark": self.watermark,
+                "sessions": self.sessions.to_dict(),
+                "overlap": self.overlap.to_dict(),
+                "health": self.health.to_dict(),
+            }
+
+    @classmethod
+    def from_dict(
+        cls, name: str, data: Mapping[str, Any], buckets: tuple[float, ...]
+    ) -> WorkspaceState:
+        """A workspace from ``to_dict`` data, resumed. New ``buckets`` start the session
+        duration histogram from zero and keep everything else."""
+        state = cls(name, buckets)
+        sessions = data["sessions"]
+        durations = Histogram.from_dict(sessions["durations"])
+        if durations.bounds != buckets:
+            log.warning(
+                "workspace=%s session_duration_buckets changed: the session duration "
+                "histogram starts from zero",
+                name,
+            )
+            durations = Histogram(buckets)
+        watermark = data["watermark"]
+        state.watermark = None if watermark is None else int(watermark)
+        state.sessions = Sessions.from_dict(sessions, durations)
+        state.overlap = Overlap.from_dict(data["overlap"])
+        state.health = Health.from_dict(data["health"])
+        state.resumed()
+        return state
 
 
 class ExporterState:

@@ -30,12 +30,13 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporter.collector import LogioCollector
 from exporter.commands.backfill import Replay, parse_label, parse_step, parse_time
-from exporter.commands.history import LogioReader, Patient
 from exporter.commands.openmetrics import AGENT_COLUMNS, Grid, History, exposition
 from exporter.config import Secret, WorkspaceConfig
 from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.core.sessions import Sessions
 from exporter.errors import AuthError, ServerError
+from exporter.logio import Patient
+from exporter.reader import LogioReader
 from exporter.simulator import Scenario, SimulatorServer, render_csv
 from exporter.state import ExporterState, WorkspaceState
 
@@ -384,7 +385,7 @@ class TestReading:
         api = FakeApi(
             [Record("a", 100, LOGIN), Record("a", 100, LOGIN), Record("a", 150, LOGOUT)], [], []
         )
-        reader = LogioReader(api, WORKSPACE)
+        reader = LogioReader(api, WORKSPACE, 600)
         assert list(reader.records([(0, 100), (100, 200)])) == api.records
         assert (reader.requests, reader.records_read) == (2, 3)
 
@@ -392,7 +393,7 @@ class TestReading:
         """With agents listed, each window is asked once per name."""
         api = FakeApi([Record("a", 10, LOGIN), Record("z", 10, LOGIN)], [], [])
         workspace = WorkspaceConfig("demo", "https://x.test", Secret("t"), agents=("a", "b"))
-        assert list(LogioReader(api, workspace).records([(0, 20)])) == [Record("a", 10, LOGIN)]
+        assert list(LogioReader(api, workspace, 600).records([(0, 20)])) == [Record("a", 10, LOGIN)]
         assert api.asked == [(0, 20, "a"), (0, 20, "b")]
 
     def test_passing_failures_are_retried(self) -> None:

@@ -6,6 +6,7 @@ over loopback HTTP and are compared with its ground truth.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import selectors
@@ -175,12 +176,16 @@ class TestApiUrlWarning:
         url = simulator.logio_url
         workspace = {"workspace": "demo", "api_url": url, "token": TOKEN}
         config = write_config(tmp_path / "config.yaml", [workspace])
-        with run_exporter(config, ready=False) as exporter:
-            log = exporter.log()
-        assert (
-            f"workspace=demo api_url {url} ends in /s/demo/capi/custom/logio, which the exporter "
-            f"appends itself; did you mean {simulator.url}?"
-        ) in log
+        with run_exporter(config, "--log.format=json", ready=False) as exporter:
+            lines = [json.loads(line) for line in exporter.log().splitlines()]
+        warned = [(line["workspace"], line["problem"]) for line in lines if "problem" in line]
+        assert warned == [
+            (
+                "demo",
+                f"{url} ends in /s/demo/capi/custom/logio, which the exporter "
+                f"appends itself; did you mean {simulator.url}?",
+            )
+        ]
 
 
 class TestSimulate:
@@ -341,7 +346,8 @@ class TestServing:
             logged_in(scenario)
         ] * 2
         listening = (
-            f"listening on 127.0.0.1:{exporter.port}, 127.0.0.1:{second}, telemetry at /metrics"
+            f'msg=listening address="127.0.0.1:{exporter.port}, 127.0.0.1:{second}" '
+            "telemetry_path=/metrics"
         )
         assert listening in log
 
@@ -379,7 +385,7 @@ class TestServing:
         assert [value(a, "cention_agents_logged_in", workspace="demo") for a in answers] == [
             logged_in(scenario)
         ] * 2
-        assert f"listening on 127.0.0.1:{ports[0]}, 127.0.0.1:{ports[1]}" in activated.log()
+        assert f'address="127.0.0.1:{ports[0]}, 127.0.0.1:{ports[1]}"' in activated.log()
 
     def test_socket_activation_without_sockets_is_a_usage_error(self, tmp_path: Path) -> None:
         """--web.systemd-socket outside a socket unit: exit 1 and one line saying why."""

@@ -20,7 +20,7 @@ EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.config": 3,
     "exporter.core.parsing": 1,
     "exporter.core.records": 6,
-    "exporter.core.window": 2,
+    "exporter.core.window": 11,
     "exporter.logs": 1,
     "exporter.metrics": 3,
     "exporter.simulator.effects": 3,
@@ -30,6 +30,7 @@ EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.simulator.render": 2,
     "exporter.simulator.scenario": 2,
     "exporter.simulator.server": 1,
+    "exporter.state": 3,
     "exporter.web.activation": 1,
 }
 

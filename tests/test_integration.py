@@ -259,3 +259,64 @@ class TestCommands:
         result = self.run_cli("run", f"--config.file={bad}")
         assert result.returncode == 1
         assert "workspaces: at least one workspace is required" in result.stderr
+
+
+class TestInitialLookbackFailing:
+    def test_a_refused_token_shows_on_ready_and_logs_one_error(self, tmp_path: Path) -> None:
+        """With a token the API refuses, /ready names the reason exactly, and the failures
+        are logged at ERROR once, then at debug level while they go on."""
+        scenario = Scenario(start=int(time.time()), agents=5, seed=2, live=False)
+        with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
+            config = write_config(
+                tmp_path / "config.yaml",
+                [{"workspace": "demo", "api_url": simulator.url, "token": "revoked-token-5a"}],
+            )
+            with run_exporter(config, "--log.level=debug", ready=False) as exporter:
+                exporter.wait_for(lambda: exporter.log().count("poll failed reason=auth") >= 3)
+                ready = exporter.get("/ready")
+                failures = [
+                    line.split(" ")[1]
+                    for line in exporter.log().splitlines()
+                    if "logio poll failed reason=auth" in line
+                ]
+        assert (ready.status_code, ready.text) == (503, "demo: initial lookback failing: auth\n")
+        assert failures[0] == "level=error"
+        assert set(failures[1:]) == {"level=debug"}
+
+
+class TestLoggedInSeconds:
+    def test_the_counter_never_decreases_across_scrapes(self, tmp_path: Path) -> None:
+        """Scraped again and again while sessions grow and a logout shows up 4 s late,
+        no agent's logged-in seconds ever fall: the late agent's stall at what was
+        reported (more than the exact 1 s) instead."""
+        scenario = Scenario(start=int(time.time()), agents=10, seed=8, live=False)
+        with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
+            config = write_config(
+                tmp_path / "config.yaml",
+                [{"workspace": "demo", "api_url": simulator.url, "token": TOKEN}],
+            )
+            with run_exporter(config) as exporter:
+                now = int(time.time())
+                late = sorted(set(scenario.agent_names()) - scenario.logged_in_at(now))[0]
+                scenario.inject(Record(late, now, LOGIN))
+                scenario.inject(Record(late, now + 1, LOGOUT), visible_at=now + 4)
+                seen: dict[str, list[float]] = {}
+                logouts = 0.0
+                for _ in range(100):  # 0.1 s apart: about 10 s at most
+                    samples = exporter.scrape()
+                    for agent, seconds in series(
+                        samples, "cention_agent_logged_in_seconds_total", "agent"
+                    ).items():
+                        seen.setdefault(agent, []).append(seconds)
+                    logouts = (
+                        value(samples, "cention_agent_logouts_total", workspace="demo", agent=late)
+                        or 0.0
+                    )
+                    if logouts and len(seen[late]) > 3 and time.time() > now + 6:
+                        break
+                    time.sleep(0.1)
+        assert logouts == 1
+        assert {agent: values == sorted(values) for agent, values in seen.items()} == dict.fromkeys(
+            scenario.agent_names(), True
+        )
+        assert seen[late][-1] > 1

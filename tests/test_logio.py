@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from exporter import __version__
-from exporter.config import Secret, WorkspaceConfig
+from exporter.config import PollConfig, Secret, WorkspaceConfig
 from exporter.errors import (
     AuthError,
     ClientError,
@@ -391,3 +391,15 @@ class TestSecrecy:
             False,
             False,
         ]
+
+
+class TestFromConfig:
+    def test_poll_settings_reach_the_client(self) -> None:
+        """The timeout and the size limit of ``poll`` are the client's."""
+        poll = PollConfig(timeout=3.5, max_response_bytes=4096)
+        client = LogioClient.from_config(workspace("json"), poll)
+        try:
+            assert (client._timeout(), client.max_response_bytes) == (3.5, 4096)
+            assert client.workspace == workspace("json")
+        finally:
+            client.close()

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from collections.abc import Callable
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from logio_fake import FakeLogio
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
 from exporter.core.records import LOGIN, LOGOUT, Record
-from exporter.core.sessions import Sessions
 from exporter.logio import LogioClient
 from exporter.poller import Poller
-from exporter.state import WorkspaceState
+from exporter.state import ExporterState, WorkspaceState
 
 DAY = 86400
 POLL = PollConfig(interval=30, timeout=5, overlap=600, lookback=7 * DAY, max_window=DAY)
@@ -92,6 +90,35 @@ class TestWindows:
         poller.poll_once()
         assert [p["name"] for p in api.requests] == ["ann", "bob"] * 7
         assert list(poller.state.sessions.agents) == ["ann"]
+
+    def test_a_window_applies_only_once_every_agent_answered(self, api: FakeLogio) -> None:
+        """When one agent's request of a window fails, nothing of that window applies."""
+        refuse = {"bob"}
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            answer = api.handler(request)
+            return httpx.Response(503) if request.url.params["name"] in refuse else answer
+
+        poll = PollConfig(interval=30, overlap=600, lookback=3600, max_window=DAY)
+        poller = make_poller(handler, api.clock, poll=poll, agents=("ann", "bob"))
+        refuse.clear()
+        poller.poll_once()
+        api.add(Record("ann", T0 + 10, LOGIN))
+        api.add(Record("bob", T0 + 20, LOGIN))
+        api.now, refuse = T0 + 30, {"bob"}
+        poller.poll_once()
+        state = poller.state
+        assert api.requests[-2:] == [
+            {"format": "csv", "from": str(T0 - 600), "to": str(T0 + 30), "name": "ann"},
+            {"format": "csv", "from": str(T0 - 600), "to": str(T0 + 30), "name": "bob"},
+        ]
+        assert (state.watermark, state.sessions.agents, state.overlap.records) == (T0, {}, {})
+        assert state.sessions.records_total == {"login": 0, "logout": 0}
+        api.now, refuse = T0 + 60, set()
+        poller.poll_once()
+        assert state.watermark == T0 + 60
+        assert state.sessions.records_total == {"login": 2, "logout": 0}
+        assert sorted(state.sessions.agents) == ["ann", "bob"]
 
 
 class TestDedup:
@@ -211,6 +238,70 @@ class TestFailures:
         for delay, expected in zip(delays, [30, 60, 120, 240, 300, 300], strict=True):
             assert expected * 0.8 <= delay <= expected * 1.2
 
+    @pytest.mark.parametrize("seeds", [(1, 2), (7, 8)])
+    def test_backoff_jitter_follows_the_seed(self, api: FakeLogio, seeds: tuple[int, int]) -> None:
+        """Each poller draws its jitter from its own random source: two pollers failing
+        alike wait different times, each exactly base x uniform(0.8, 1.2) of its seed."""
+        waits = []
+        for seed in seeds:
+            poller = make_poller(lambda _: httpx.Response(503), api.clock)
+            poller.rng = random.Random(seed)
+            waits.append([poller.poll_once() for _ in range(4)])
+        expected = []
+        for seed in seeds:
+            draws = random.Random(seed)
+            expected.append([base * draws.uniform(0.8, 1.2) for base in (30, 60, 120, 240)])
+        assert waits == expected
+        assert waits[0] != waits[1]
+
+    def test_initial_lookback_failing_logs_once_per_reason(
+        self, api: FakeLogio, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A refused token during the initial lookback: /ready names it, and ERROR is
+        logged at its first failure and again only when the reason changes."""
+        answers = [401] * 4 + [503] * 3 + [401]
+        statuses = iter(answers)
+        poller = make_poller(lambda _: httpx.Response(next(statuses)), api.clock)
+        exporter = ExporterState()
+        exporter.add(poller.state)
+        ready = []
+        with caplog.at_level(logging.DEBUG, logger="exporter.poller"):
+            for _ in answers:
+                poller.poll_once()
+                ready.append(exporter.not_ready())
+        levels = ["ERROR", "DEBUG", "DEBUG", "DEBUG", "ERROR", "DEBUG", "DEBUG", "ERROR"]
+        assert [r.levelname for r in caplog.records] == levels
+        reasons = ["auth"] * 4 + ["server"] * 3 + ["auth"]
+        assert ready == [[f"demo: initial lookback failing: {reason}"] for reason in reasons]
+        assert poller.state.health.errors["auth"] == 5
+        assert poller.state.health.errors["server"] == 3
+
+    def test_failures_after_the_lookback_log_once_per_reason(
+        self, api: FakeLogio, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Once ready, the same rule: ERROR after a success and on another reason."""
+        statuses = iter([None, 503, 503, None, 503, 429, 429])
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            status = next(statuses)
+            return api.handler(request) if status is None else httpx.Response(status)
+
+        poller = make_poller(handler, api.clock, poll=PollConfig(lookback=60))
+        with caplog.at_level(logging.DEBUG, logger="exporter.poller"):
+            for _ in range(7):
+                poller.poll_once()
+        failed = "workspace=demo logio poll failed reason="
+        assert [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records] == [
+            ("INFO", "workspace=demo logio poll succeeded"),
+            ("ERROR", failed + "server"),
+            ("DEBUG", failed + "server"),
+            ("INFO", "workspace=demo logio poll succeeded"),
+            ("ERROR", failed + "server"),
+            ("ERROR", failed + "rate_limited"),
+            ("DEBUG", failed + "rate_limited"),
+        ]
+        assert (poller.state.health.ready, poller.state.health.reason) == (True, "rate_limited")
+
     def test_requests_are_counted_by_code(self, api: FakeLogio) -> None:
         """Each request counts under its status code, or error without a response."""
 
@@ -227,79 +318,35 @@ class TestFailures:
         assert poller.state.health.request_seconds.count == 3
 
 
-# A stream: per agent, a sequence of (gap seconds, action, lateness seconds).
-events = st.lists(
-    st.tuples(
-        st.sampled_from(["ann", "bob", "c d"]),
-        st.integers(0, 400),
-        st.sampled_from([LOGIN, LOGOUT]),
-        st.integers(0, 590),
-    ),
-    max_size=60,
-)
-
-
-class TestExactlyOnce:
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(
-        stream=events,
-        gaps=st.lists(st.integers(1, 1500), min_size=1, max_size=40),
-        max_window=st.integers(60, 3000),
-        fmt=st.sampled_from(["csv", "json"]),
-    )
-    def test_any_fetch_pattern_equals_applying_once(
-        self,
-        stream: list[tuple[str, int, str, int]],
-        gaps: list[int],
-        max_window: int,
-        fmt: str,
-    ) -> None:
-        """Overlapping windows, splits and lateness up to overlap give the single-pass state."""
-        api = FakeLogio(now=T0)
-        records, ts, last_visible = [], T0 + 1, dict[str, float]()
-        for name, gap, action, late in stream:
-            ts += gap
-            record = Record(name, ts, action)
-            visible = max(ts + late, last_visible.get(name, 0))
-            last_visible[name] = visible
-            api.add(record, visible)
-            records.append(record)
-        poll = PollConfig(interval=30, overlap=600, lookback=3600, max_window=max_window)
-        poller = make_poller(api.handler, api.clock, poll=poll, fmt=fmt)
-        poller.poll_once()
-        for gap in gaps:
-            api.now += gap
-            poller.poll_once()
-        api.now = max([ts, *last_visible.values()]) + 1
-        poller.poll_once()
-
-        expected = Sessions((60.0, 3600.0))
-        expected.start_counting(T0)
-        expected.apply(sorted(records, key=lambda r: r.timestamp))
-        got = poller.state.sessions
-        assert got.records_total == expected.records_total
-        assert got.anomalies == expected.anomalies
-        assert got.durations.counts == expected.durations.counts
-        assert got.durations.sum == expected.durations.sum
-        assert {n: _agent(a) for n, a in got.agents.items()} == {
-            n: _agent(a) for n, a in expected.agents.items()
-        }
-
-
-def _agent(agent: object) -> tuple[object, ...]:
-    fields = (
-        "session_start",
-        "logins",
-        "logouts",
-        "closed_seconds",
-        "last_login",
-        "last_logout",
-        "last_record",
-    )
-    return tuple(getattr(agent, f) for f in fields)
-
-
 class TestRunLoop:
+    def test_a_poller_stopped_mid_lookback_leaves_it_unfinished(self, api: FakeLogio) -> None:
+        """A poller replaced by a reload during the initial lookback ends it neither as a
+        success nor as a failure: its successor reads the rest of it, uncounted."""
+        api.add(Record("ann", T0 - 3 * DAY, LOGIN))
+        api.add(Record("ann", T0 - DAY, LOGOUT))
+        first = make_poller(api.handler, api.clock)
+
+        class Halting:
+            def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
+                if len(api.requests) == 2:
+                    first.halted.set()
+                return first_client.fetch(frm, to, name)
+
+        first_client, first.client = first.client, Halting()
+        assert first.poll_once() == 0.0
+        state = first.state
+        assert (state.watermark, state.sessions.counting, state.health.ready) == (
+            T0 - 5 * DAY,
+            False,
+            False,
+        )
+        second = make_poller(api.handler, api.clock)
+        second.state = state
+        assert second.poll_once() == 30
+        assert (state.sessions.counting_since, state.health.reason) == (T0, "ok")
+        assert state.sessions.records_total == {"login": 0, "logout": 0}
+        assert state.sessions.agents["ann"].session_start is None
+
     def test_unexpected_error_keeps_polling(
         self, api: FakeLogio, caplog: pytest.LogCaptureFixture
     ) -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
 from exporter.core.records import LOGIN, LOGOUT, Batch
-from exporter.poller import Poller, _in_time_order
+from exporter.poller import Poller
+from exporter.reader import in_time_order
 from exporter.state import WorkspaceState
 
 T0 = 1_700_000_000
@@ -70,9 +71,9 @@ class TestTimeOrder:
         """Records of one second keep the order the answers gave them."""
         records = [record for answer in answers for record in answer.records()]
         expected = sorted(records, key=lambda record: record.timestamp)
-        assert _in_time_order(answers).records() == expected
+        assert in_time_order(answers).records() == expected
         if len(answers) == 1 and answers[0].in_time_order():
-            assert _in_time_order(answers) is answers[0]
+            assert in_time_order(answers) is answers[0]
 
 
 class TestNames:
@@ -83,6 +84,6 @@ class TestNames:
         assert poller.names == {"ann": "ann"}
         poller.metrics = MetricsConfig(forget_agent_after=5)
         poller.next_forget = 0.0
-        poller._forget(T0)
+        poller.poll_once()
         assert poller.names == {}
         assert poller.state.sessions.agents == {}

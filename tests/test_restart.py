@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -23,19 +24,31 @@ def burst(scenario: Scenario, agents: list[str]) -> None:
         scenario.inject(Record(agent, now + 1, LOGOUT))
 
 
+def saved_logouts(path: Path) -> int | None:
+    """``records_total["logout"]`` of workspace demo in the state file, if written yet."""
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return int(saved["workspaces"]["demo"]["sessions"]["records_total"]["logout"])
+
+
 class TestRestart:
-    @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+    @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
     def test_counts_continue_across_a_restart(
         self, tmp_path: Path, stop_signal: signal.Signals
     ) -> None:
-        """Counters resume from the file and events during the downtime are counted once."""
+        """Counters resume from the file and events during the downtime are counted once.
+
+        SIGKILL allows no last write: the exporter resumes from the file it wrote while
+        running."""
         scenario = Scenario(start=int(time.time()), agents=12, seed=5, live=False)
         idle = sorted(set(scenario.agent_names()) - scenario.logged_in_at(time.time()))
+        state = tmp_path / "state.json"
         with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
             config = write_config(
                 tmp_path / "config.yaml",
                 [{"workspace": "demo", "api_url": simulator.url, "token": TOKEN}],
-                state={"file": str(tmp_path / "state.json")},
+                state={"file": str(state)},
             )
             with run_exporter(config) as exporter:
                 burst(scenario, idle[:2])
@@ -50,11 +63,14 @@ class TestRestart:
                         == 2
                     )
                 )
+                if stop_signal == signal.SIGKILL:
+                    exporter.wait_for(lambda: saved_logouts(state) == 2, what="a write")
                 exporter.process.send_signal(stop_signal)
                 started = time.monotonic()
-                assert exporter.process.wait(timeout=5) == 0
+                killed = stop_signal == signal.SIGKILL
+                assert exporter.process.wait(timeout=5) == (-signal.SIGKILL if killed else 0)
                 assert time.monotonic() - started < 5
-            assert (tmp_path / "state.json").exists()
+            assert saved_logouts(state) == 2
             burst(scenario, idle[2:5])  # while the exporter is down
             time.sleep(1.1)
             with run_exporter(config, ready=False) as exporter:
@@ -84,3 +100,39 @@ class TestRestart:
                 )
                 == 1
             )
+
+
+class TestCorruptStateFile:
+    def test_a_corrupt_file_is_set_aside_and_the_state_rebuilt(self, tmp_path: Path) -> None:
+        """Started on a file cut short, the exporter logs it, moves it aside, rebuilds who
+        is logged in from the lookback, serves, and writes a whole file again."""
+        scenario = Scenario(start=int(time.time()), agents=12, seed=5, live=False)
+        state = tmp_path / "state.json"
+        broken = b'{"schema": 2, "saved_at": 1, "workspaces": {"demo": {"watermark": 17'
+        state.write_bytes(broken)
+        with SimulatorServer(scenario, token=TOKEN, workspace="demo") as simulator:
+            config = write_config(
+                tmp_path / "config.yaml",
+                [{"workspace": "demo", "api_url": simulator.url, "token": TOKEN}],
+                state={"file": str(state)},
+            )
+            with run_exporter(config) as exporter:
+                samples = exporter.scrape()
+                exporter.wait_for(state.exists, what="a new state file")
+                log = exporter.log()
+        aside = sorted(tmp_path.glob("state.json.corrupt-*"))
+        assert [path.read_bytes() for path in aside] == [broken]
+        problem = "not valid JSON: Expecting ',' delimiter: line 1 column 69 (char 68)"
+        assert (
+            f"state file {state} cannot be used ({problem}); moved to {aside[0]}, "
+            "rebuilding from the lookback"
+        ) in log
+        truth = scenario.logged_in_at(scenario.start)
+        assert value(samples, "cention_agents_logged_in", workspace="demo") == len(truth)
+        assert value(samples, "cention_up", workspace="demo") == 1
+        assert value(samples, "cention_logio_records_total", workspace="demo", action="login") == 0
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        assert saved["schema"] == 2
+        assert sorted(saved["workspaces"]["demo"]["sessions"]["agents"]) == sorted(
+            scenario.agent_names()
+        )

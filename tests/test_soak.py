@@ -14,7 +14,6 @@ import tracemalloc
 import pytest
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
-from exporter.persist import dump_workspace
 from exporter.poller import Poller
 from exporter.state import WorkspaceState
 
@@ -72,9 +71,9 @@ class TestSoak:
             if i == CHECKPOINT:
                 tracemalloc.start()
             if i % CHECKPOINT == 0:
-                size = len(json.dumps(dump_workspace(state)))
+                size = len(json.dumps(state.to_dict()))
                 checkpoints.append(
-                    (tracemalloc.get_traced_memory()[0], size, len(state.dedup.seen))
+                    (tracemalloc.get_traced_memory()[0], size, len(state.overlap.records))
                 )
         tracemalloc.stop()
 

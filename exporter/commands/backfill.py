@@ -36,17 +36,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 from exporter.commands import flags
-from exporter.commands.history import LogioReader, Patient
 from exporter.commands.openmetrics import Grid, History, exposition, own_labels, write
 from exporter.config import Config, WorkspaceConfig
-from exporter.core.records import Record
+from exporter.core.records import Row
 from exporter.core.sessions import Sessions
 from exporter.core.window import plan_windows
 from exporter.errors import (
     ExporterError,
     LogioError,
 )
-from exporter.logio import LogioClient
+from exporter.logio import LogioClient, Patient
+from exporter.reader import LogioReader
 from exporter.validate import parse_duration
 
 log = logging.getLogger(__name__)
@@ -123,26 +123,27 @@ class Replay:
         self._touched: set[str] = set()
         self._durations_seen = 0
 
-    def feed(self, records: Iterable[Record]) -> None:
+    def feed(self, records: Iterable[Row]) -> None:
         """Apply ``records``; a record's timestamp first closes every sample before it.
 
         Records between two samples are applied as one batch; reading stops at the first
         record after the last sample.
         """
-        batch: list[Record] = []
+        batch: list[Row] = []
         for record in records:
-            if record.timestamp > self._due:
+            timestamp = record[1]
+            if timestamp > self._due:
                 self._apply(batch)
-                while record.timestamp > self._due and self._next < len(self.grid):
+                while timestamp > self._due and self._next < len(self.grid):
                     self._sample()
                 if self._next == len(self.grid):
                     return
             batch.append(record)
         self._apply(batch)
 
-    def _apply(self, batch: list[Record]) -> None:
+    def _apply(self, batch: list[Row]) -> None:
         self.sessions.apply(batch)
-        self._touched.update(record.name for record in batch)
+        self._touched.update(name for name, _, _ in batch)
         batch.clear()
 
     def finish(self) -> History:
@@ -193,10 +194,8 @@ class Replay:
 
 def read_history(config: Config, workspace: WorkspaceConfig, grid: Grid) -> History:
     """One workspace's history over ``grid``, read from the logio API; thin I/O."""
-    client = LogioClient(
-        workspace, timeout=config.poll.timeout, max_response_bytes=config.poll.max_response_bytes
-    )
-    reader = LogioReader(Patient(client), workspace)
+    client = LogioClient.from_config(workspace, config.poll)
+    reader = LogioReader(Patient(client), workspace, config.poll.overlap)
     first = grid.start - int(config.poll.lookback)
     windows = plan_windows(
         None, grid.stop, overlap=0, lookback=grid.stop - first, max_window=config.poll.max_window

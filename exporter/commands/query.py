@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from exporter.commands import flags
-from exporter.commands.history import LogioReader
 from exporter.config import Config, WorkspaceConfig
 from exporter.core.sessions import Sessions
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError
-from exporter.logio import LogioClient
-from exporter.poller import Fetcher
+from exporter.logio import Fetcher, LogioClient
+from exporter.reader import LogioReader
 
 HEADER = ("WORKSPACE", "AGENT", "SINCE (UTC)", "FOR")
 
@@ -72,7 +71,7 @@ def read_logged_in(
         None, now, overlap=poll.overlap, lookback=poll.lookback, max_window=poll.max_window
     )
     sessions = Sessions(config.metrics.session_duration_buckets)
-    sessions.apply(LogioReader(client, workspace).records(windows))
+    sessions.apply(LogioReader(client, workspace, poll.overlap).records(windows))
     return logged_in(sessions, workspace.workspace, now)
 
 
@@ -86,11 +85,7 @@ def query(
     rows: list[LoggedIn] = []
     failures: list[str] = []
     for workspace in workspaces:
-        client = LogioClient(
-            workspace,
-            timeout=config.poll.timeout,
-            max_response_bytes=config.poll.max_response_bytes,
-        )
+        client = LogioClient.from_config(workspace, config.poll)
         try:
             rows += read_logged_in(client, workspace, config, now)
         except LogioError as exc:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, get_args, get_type_hints
 
 from exporter.core.records import LOGIN, Row
 
@@ -49,6 +50,42 @@ class Agent:
     def logged_in(self) -> bool:
         return self.session_start is not None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field by name, as plain data."""
+        return {name: getattr(self, name) for name in _AGENT_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Agent:
+        """An agent from ``to_dict`` data, each value checked against its field's type.
+
+        A field missing (written before the field existed) keeps its default, and one
+        this version does not know is ignored, so adding a field breaks no saved state.
+        """
+        return cls(
+            **{name: read(data[name]) for name, read in _AGENT_FIELDS.items() if name in data}
+        )
+
+
+def _reader(kind: Any) -> Callable[[object], Any]:
+    """A check of one JSON value for a field of type ``kind``: int, float, bool, or one of
+    them or None. An int is a float's value too; a bool is no number."""
+    optional = type(None) in get_args(kind)
+    base = next(arg for arg in get_args(kind) if arg is not type(None)) if optional else kind
+    accepted = (int, float) if base is float else (base,)
+
+    def read(value: object) -> Any:
+        if value is None and optional:
+            return None
+        if isinstance(value, accepted) and (base is bool or not isinstance(value, bool)):
+            return base(value)
+        raise TypeError(f"expected {kind}, got {value!r}")
+
+    return read
+
+
+_AGENT_FIELDS = {field.name: _reader(get_type_hints(Agent)[field.name]) for field in fields(Agent)}
+"""Each field of ``Agent`` by name, with the check of its saved value."""
+
 
 class Histogram:
     """Cumulative-on-read histogram of completed sessions, Prometheus style."""
@@ -65,6 +102,26 @@ class Histogram:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
         self.count += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bounds": list(self.bounds),
+            "counts": self.counts,
+            "sum": self.sum,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+        """A histogram from ``to_dict`` data, with the bounds it was saved with."""
+        histogram = cls(float(bound) for bound in data["bounds"])
+        counts = [int(n) for n in data["counts"]]
+        if len(counts) != len(histogram.counts):
+            raise ValueError("histogram counts do not match its bounds")
+        histogram.counts = counts
+        histogram.sum = float(data["sum"])
+        histogram.count = int(data["count"])
+        return histogram
 
     def cumulative(self) -> list[tuple[str, int]]:
         """``[("60.0", n), ..., ("+Inf", total)]`` as the exposition wants it."""
@@ -93,6 +150,36 @@ class Sessions:
     def counting(self) -> bool:
         return self.counting_since is not None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a restart needs, as plain data by field name."""
+        return {
+            "counting_since": self.counting_since,
+            "window_open": self.window_open,
+            "as_of": self.as_of,
+            "last_record": self.last_record,
+            "records_total": dict(self.records_total),
+            "anomalies": dict(self.anomalies),
+            "durations": self.durations.to_dict(),
+            "agents": {name: agent.to_dict() for name, agent in self.agents.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], durations: Histogram) -> Sessions:
+        """Sessions from ``to_dict`` data, with ``durations`` as their histogram: the one
+        saved, or a fresh one when the configured buckets changed."""
+        sessions = cls(durations.bounds)
+        sessions.durations = durations
+        since, last = data["counting_since"], data["last_record"]
+        sessions.counting_since = None if since is None else float(since)
+        sessions.window_open = bool(data["window_open"])
+        sessions.as_of = float(data["as_of"])
+        sessions.last_record = None if last is None else int(last)
+        sessions.records_total = {k: int(data["records_total"][k]) for k in sessions.records_total}
+        sessions.anomalies = {k: int(data["anomalies"][k]) for k in sessions.anomalies}
+        sessions.agents = {str(n): Agent.from_dict(a) for n, a in data["agents"].items()}
+        sessions.logged_in_count = sum(agent.logged_in for agent in sessions.agents.values())
+        return sessions
+
     def start_counting(self, at: float, *, close_window: bool = True) -> None:
         """End the initial lookback: from here on every record is counted.
 
@@ -113,10 +200,10 @@ class Sessions:
 
         Any ``(name, timestamp, action)`` tuples will do, such as the rows of a ``Batch``.
         """
-        if self.counting:
-            self._apply_counted(records)
-        else:
+        if self.counting_since is None:
             self._rebuild(records)
+        else:
+            self._apply_counted(records, self.counting_since)
 
     def _rebuild(self, records: Iterable[Row]) -> None:
         """``apply`` before counting starts: the initial lookback, up to a million records.
@@ -153,17 +240,17 @@ class Sessions:
         self.logged_in_count += opened
         self.last_record = None if newest == -math.inf else int(newest)
 
-    def _apply_counted(self, records: Iterable[Row]) -> None:
+    def _apply_counted(self, records: Iterable[Row], since: float) -> None:
+        """``apply`` once counting started at ``since``: every rule, every counter."""
         for name, timestamp, action in records:
             agent = self.agents.get(name)
             if agent is None:
                 agent = self.agents[name] = Agent(fresh=self.window_open)
-            if self.counting:
-                agent.floor_seconds = self.logged_in_seconds(agent)
+            agent.floor_seconds = self.logged_in_seconds(agent)
             if action == LOGIN:
                 self._login(agent, timestamp)
             else:
-                self._logout(agent, timestamp)
+                self._logout(agent, timestamp, since)
             agent.fresh = False
             agent.last_record = max(agent.last_record, timestamp)
             if self.last_record is None or timestamp > self.last_record:
@@ -186,27 +273,24 @@ class Sessions:
 
     def _login(self, agent: Agent, timestamp: int) -> None:
         agent.last_login = max(agent.last_login or timestamp, timestamp)
-        if self.counting:
-            agent.logins += 1
-            self.records_total["login"] += 1
+        agent.logins += 1
+        self.records_total["login"] += 1
         if agent.session_start is None:
             agent.session_start = timestamp
             self.logged_in_count += 1
-        elif self.counting:
+        else:
             self.anomalies[LOGIN_WHILE_LOGGED_IN] += 1
 
-    def _logout(self, agent: Agent, timestamp: int) -> None:
+    def _logout(self, agent: Agent, timestamp: int, since: float) -> None:
         agent.last_logout = max(agent.last_logout or timestamp, timestamp)
-        if self.counting:
-            agent.logouts += 1
-            self.records_total["logout"] += 1
+        agent.logouts += 1
+        self.records_total["logout"] += 1
         start = agent.session_start
         if start is None:
-            if self.counting and not agent.fresh:
+            if not agent.fresh:
                 self.anomalies[LOGOUT_WITHOUT_LOGIN] += 1
             return
         agent.session_start = None
         self.logged_in_count -= 1
-        if self.counting_since is not None:
-            self.durations.observe(max(0, timestamp - start))
-            agent.closed_seconds += max(0.0, timestamp - max(start, self.counting_since))
+        self.durations.observe(max(0, timestamp - start))
+        agent.closed_seconds += max(0.0, timestamp - max(start, since))

@@ -11,18 +11,28 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from itertools import compress, repeat
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain, compress, repeat
 from operator import gt, itemgetter, lt
-from typing import Generic, TypeVar
+from typing import Any, NamedTuple
 
 from exporter.core.records import Batch, Record, Row
 
 Window = tuple[int, int]
-K = TypeVar("K")
 
 _timestamp = itemgetter(1)
 """A record's timestamp, or a row's: ``Record`` is a tuple."""
+
+
+def reread_from(window_end: int, overlap: float) -> int:
+    """The first second the window after one ending at ``window_end`` asks for again.
+
+    A window is inclusive at both ends, so what is stamped exactly there is read twice:
+
+    >>> reread_from(1000, 600)
+    400
+    """
+    return window_end - int(overlap)
 
 
 def plan_windows(
@@ -36,7 +46,7 @@ def plan_windows(
     [(980, 1000)]
     """
     to = int(now)
-    start = to - int(lookback) if watermark is None else watermark - int(overlap)
+    start = to - int(lookback) if watermark is None else reread_from(watermark, overlap)
     start = max(0, min(start, to))
     step = max(1, int(max_window))
     windows = []
@@ -48,111 +58,127 @@ def plan_windows(
         start = end
 
 
-class Dedup(Generic[K]):
-    """The multiset of keys already applied that a later window may read again."""
+class Taken(NamedTuple):
+    """What one window brings that no earlier window did."""
 
-    def __init__(self, seen: Iterable[tuple[K, int]] = ()) -> None:
-        self.seen: dict[K, int] = dict(seen)
-
-    def fresh(self, keys: Iterable[K], window_end: int) -> list[K]:
-        """The keys not seen before, in their order, now remembered as seen."""
-        occurrences: dict[K, int] = {}
-        out = []
-        seen = self.seen
-        for key in keys:
-            n = occurrences.get(key, 0) + 1
-            occurrences[key] = n
-            if n > seen.get(key, 0):
-                out.append(key)
-        for key, n in occurrences.items():
-            if n > seen.get(key, 0):
-                seen[key] = n
-        self._saw(occurrences, window_end)
-        return out
-
-    def trim(self, before: int) -> None:
-        """Forget keys that no window starting at ``before`` or later can return."""
-        for key in [key for key in self.seen if self._horizon(key) < before]:
-            self._forget(key)
-
-    def _saw(self, keys: Iterable[K], window_end: int) -> None:
-        """Hook: remember where keys were seen, for keys that carry no timestamp."""
-
-    def _horizon(self, key: K) -> int:
-        raise NotImplementedError
-
-    def _forget(self, key: K) -> None:
-        del self.seen[key]
+    records: Iterator[Row]
+    """The new records, in application order."""
+    new: int
+    """How many they are."""
+    invalid: int
+    """How many of its invalid rows are new."""
 
 
-class RecordDedup(Dedup[Record]):
-    """Valid records carry their timestamp, the latest a window must reach to return them."""
+class Overlap:
+    """What applied windows hold that a later window may return again.
 
-    def fresh_in_order(
-        self, batch: Batch, window_end: int, keep_from: int
-    ) -> tuple[list[Record], int]:
-        """``fresh`` then ``trim(keep_from)``, for a batch in time order.
+    ``records``: each valid record with how often it was seen, until its timestamp falls
+    before the next window. ``rows``: each invalid row's text (it has no timestamp to
+    trust) with how often it was seen and the end of the last window that held it.
 
-        Returns the new records of ``batch[:split]`` and ``split``: every record from
-        there on is new, as none is older than the newest remembered one. That takes
-        time proportional to what ``seen`` may match rather than to the whole batch,
-        which matters for a day of a large contact center; and a record older than
-        ``keep_from`` is forgotten at once, so it is never remembered at all.
+    A window ending at 1000 and the next, which reads again from 400:
+
+    >>> overlap = Overlap()
+    >>> first = Batch(["ann", "ann"], [399, 400], ["Login", "Logout"], ["bad row"])
+    >>> new, count, invalid = overlap.take(first, 1000, 600)
+    >>> list(new), count, invalid
+    ([('ann', 399, 'Login'), ('ann', 400, 'Logout')], 2, 1)
+    >>> overlap.records
+    {Record(name='ann', timestamp=400, action='Logout'): 1}
+    >>> second = Batch(["ann", "bob"], [400, 1010], ["Logout", "Login"], ["bad row"])
+    >>> new, count, invalid = overlap.take(second, 1030, 600)
+    >>> list(new), count, invalid
+    ([('bob', 1010, 'Login')], 1, 0)
+    """
+
+    __slots__ = ("records", "rows")
+
+    def __init__(
+        self,
+        records: Iterable[tuple[Record, int]] = (),
+        rows: Iterable[tuple[str, int, int]] = (),
+    ) -> None:
+        self.records: dict[Record, int] = dict(records)
+        self.rows: dict[str, tuple[int, int]] = {row: (n, until) for row, n, until in rows}
+
+    def to_dict(self) -> dict[str, list[list[Any]]]:
+        """``{"records": [[name, timestamp, action, count], ...], "rows": [[text, count,
+        until], ...]}``: plain data for the state file."""
+        return {
+            "records": [[*record, n] for record, n in self.records.items()],
+            "rows": [[row, n, until] for row, (n, until) in self.rows.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Iterable[Sequence[Any]]]) -> Overlap:
+        records = ((Record(str(n), int(t), str(a)), int(c)) for n, t, a, c in data["records"])
+        rows = ((str(row), int(n), int(until)) for row, n, until in data["rows"])
+        return cls(records, rows)
+
+    def take(self, batch: Batch, window_end: int, overlap: float) -> Taken:
+        """What is new in one window's ``batch``, now remembered; and what no later window
+        returns forgotten.
+
+        ``batch`` holds every answer of the window in application order (time order).
+        """
+        keep_from = reread_from(window_end, overlap)
+        head, split = self.new_records(batch, keep_from)
+        invalid = self._new_rows(batch.invalid, window_end, keep_from)
+        new = len(head) + len(batch.timestamps) - split
+        return Taken(chain(head, batch.rows(split)), new, invalid)
+
+    def new_records(self, batch: Batch, keep_from: int) -> tuple[list[Record], int]:
+        """The new records of ``batch[:split]`` and ``split``, for a batch in time order:
+        every record from ``split`` on is new, as none is older than the newest remembered.
+
+        That takes time proportional to what ``records`` may match rather than to the
+        whole batch, which matters for a day of a large contact center; and a record
+        older than ``keep_from`` is forgotten at once, so it is never remembered at all.
         """
         stamps = batch.timestamps
-        newest = max(map(_timestamp, self.seen), default=None)
+        newest = max(map(_timestamp, self.records), default=None)
         split = 0 if newest is None else bisect_right(stamps, newest)
-        fresh = self._fresh_head(batch, split, window_end)
+        fresh = self._fresh_head(batch, split)
         self._remember(batch, bisect_left(stamps, keep_from))
-        self.trim(keep_from)
+        seen = self.records
+        for key in list(compress(seen, map(lt, map(_timestamp, seen), repeat(keep_from)))):
+            del seen[key]
         return fresh, split
 
-    def trim(self, before: int) -> None:
-        """As ``Dedup.trim``, without Python work for each record kept."""
-        seen = self.seen
-        for key in list(compress(seen, map(lt, map(_timestamp, seen), repeat(before)))):
-            del seen[key]
-
-    def _fresh_head(self, batch: Batch, split: int, window_end: int) -> list[Record]:
-        """``fresh(batch.records(0, split))``. A steady poll re-reads records seen as
+    def _fresh_head(self, batch: Batch, split: int) -> list[Record]:
+        """The new records of ``batch[:split]``. A steady poll re-reads records seen as
         often, which counting its rows in C tells, so the records are only made and the
-        record-by-record rules only run when one of them is new."""
+        record-by-record rule only runs when one of them is new."""
         if not split or not any(self._more_than_seen(Counter(batch.rows(0, split)))):
             return []
-        return self.fresh(batch.records(0, split), window_end)
+        seen, occurrences, fresh = self.records, Counter[Record](), []
+        for record in batch.records(0, split):
+            occurrences[record] += 1
+            if occurrences[record] > seen.get(record, 0):
+                fresh.append(record)
+        return fresh
 
     def _remember(self, batch: Batch, start: int) -> None:
-        """Hold the count of each record from ``start`` on, as ``fresh`` does, where more
-        than already held; only those become ``Record`` objects."""
+        """Hold the count of each record from ``start`` on where more than already held;
+        only those become ``Record`` objects."""
         counts = Counter(batch.rows(start))
         more = compress(counts.items(), self._more_than_seen(counts))
-        self.seen.update((Record._make(row), count) for row, count in more)
+        self.records.update((Record._make(row), count) for row, count in more)
 
     def _more_than_seen(self, counts: Counter[Row]) -> Iterator[bool]:
         """For each row counted, whether it was counted more often than seen.
 
         A row is a plain tuple, equal to the ``Record`` of the same values and of the
-        same hash, so it finds that record in ``seen``."""
-        return map(gt, counts.values(), map(self.seen.get, counts, repeat(0)))  # type: ignore[arg-type]
+        same hash, so it finds that record in ``records``."""
+        return map(gt, counts.values(), map(self.records.get, counts, repeat(0)))  # type: ignore[arg-type]
 
-    def _horizon(self, key: Record) -> int:
-        return key.timestamp
-
-
-class RowDedup(Dedup[str]):
-    """Invalid rows have no trusted timestamp; the end of the last window holding one bounds it."""
-
-    def __init__(self, seen: Iterable[tuple[str, int]] = ()) -> None:
-        super().__init__(seen)
-        self.until: dict[str, int] = {}
-
-    def _saw(self, keys: Iterable[str], window_end: int) -> None:
-        for key in keys:
-            self.until[key] = window_end
-
-    def _horizon(self, key: str) -> int:
-        return self.until.get(key, 0)
-
-    def _forget(self, key: str) -> None:
-        super()._forget(key)
-        self.until.pop(key, None)
+    def _new_rows(self, rows: list[str], window_end: int, keep_from: int) -> int:
+        """How many of ``rows`` are new; each is now held until ``window_end``."""
+        held, new = self.rows, 0
+        for row, count in Counter(rows).items():
+            seen = held.get(row, (0, 0))[0]
+            new += max(0, count - seen)
+            held[row] = (max(count, seen), window_end)
+        for row in [row for row, (_, until) in held.items() if until < keep_from]:
+            del held[row]
+        return new
