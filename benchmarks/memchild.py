@@ -1,20 +1,28 @@
-"""One ingest of the week in a fresh process, for ``ingest_memory``; prints JSON figures.
+"""One initial lookback in a fresh process, for ``ingest_memory`` and ``state_memory``.
 
-``python -m benchmarks.memchild URL FORMAT exporter|floor`` wires everything, reads its
-resident set size (``VmRSS``) as the idle baseline, resets the high-water mark through
-``/proc/self/clear_refs`` and runs the ingest; ``peak`` is then ``VmHWM``, in bytes.
+``python -m benchmarks.memchild URL FORMAT`` wires a workspace as the exporter does,
+reads its resident set size (``VmRSS``) as the idle baseline, resets the high-water mark
+through ``/proc/self/clear_refs`` and runs the initial lookback through the real poller;
+then ``peak`` is ``VmHWM`` and ``retained`` the ``VmRSS`` left once it is over. Last it
+renders ``/metrics`` once as Prometheus asks for it (OpenMetrics, gzip): ``scrape_peak``
+is the high-water mark of that. All in bytes, printed as JSON with the agents held and
+the requests made.
 """
 
 from __future__ import annotations
 
 import gc
+import gzip
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.workload import Exporter, FloorClient, floor_parse, initial_windows
-from exporter.core.records import Format
+from prometheus_client.openmetrics.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from benchmarks.workload import Exporter
+from exporter.collector import LogioCollector
+from exporter.state import ExporterState
 
 STATUS = Path("/proc/self/status")
 
@@ -37,23 +45,37 @@ def reset_peak() -> bool:
     return True
 
 
-def ingest(url: str, fmt: Format, side: str) -> Callable[[], object]:
-    """The ingest to run, with its client already made, so idle includes it."""
-    if side == "exporter":
-        exporter = Exporter(url, fmt)
-        return exporter.poll
-    client, windows = FloorClient(url, fmt), initial_windows()
-    return lambda: [len(floor_parse(client.fetch(frm, to), fmt)) for frm, to in windows]
-
-
 def main() -> None:
-    url, fmt, side = sys.argv[1:4]
-    run = ingest(url, "json" if fmt == "json" else "csv", side)
+    url, fmt = sys.argv[1:3]
+    exporter = Exporter(url, "json" if fmt == "json" else "csv")
     gc.collect()
     idle = status_bytes("VmRSS")
     reset = reset_peak()
-    run()
-    print(json.dumps({"idle": idle, "peak": status_bytes("VmHWM"), "reset": reset}))
+    exporter.poll()
+    peak = status_bytes("VmHWM")
+    gc.collect()
+    retained = status_bytes("VmRSS")
+    reset = reset_peak() and reset
+    scrape(exporter)
+    figures = {
+        "idle": idle,
+        "peak": peak,
+        "retained": retained,
+        "scrape_peak": status_bytes("VmHWM"),
+        "reset": reset,
+        "agents": len(exporter.state.sessions.agents),
+        "requests": exporter.poller.reader.requests,
+    }
+    print(json.dumps(figures))
+
+
+def scrape(exporter: Exporter) -> int:
+    """The bytes of one ``/metrics`` answer of the workspace, rendered as served."""
+    state = ExporterState()
+    state.add(exporter.state)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LogioCollector(state))
+    return len(gzip.compress(generate_latest(registry), compresslevel=1))
 
 
 if __name__ == "__main__":
