@@ -50,8 +50,11 @@ class Reader:
     """Reads one workspace's windows piece by piece, remembering how wide a piece can be.
 
     A piece whose answers weigh more than ``ANSWER_BYTES`` is read again half as wide,
-    down to ``MIN_WIDTH``; after one that weighed under a quarter of it, the next is twice
-    as wide, up to the window's own width. The width carries over to the next window.
+    down to ``MIN_WIDTH``. After one that weighed under a quarter of it, the next is twice
+    as wide, up to the window's own width, and no wider than the densest piece so far says
+    stays under ``ANSWER_BYTES``: until a piece held any record, no wider than
+    ``FIRST_WIDTH``, so days without records cannot widen the piece that meets the first
+    busy day. The width carries over to the next window.
     """
 
     def __init__(self, workspace: WorkspaceConfig, names: dict[str, str] | None = None) -> None:
@@ -59,6 +62,8 @@ class Reader:
         self.names: dict[str, str] = {} if names is None else names
         """``parse_batch``'s names already accepted, shared by every parse."""
         self.width = FIRST_WIDTH
+        self.density = 0.0
+        """The most bytes of answers per second of any piece so far."""
         self.requests = 0
         """Requests made, pieces read again included."""
 
@@ -68,12 +73,14 @@ class Reader:
         frm, to = window
         while True:
             end = min(frm + self.width, to)
-            bodies = self._answers(client, (frm, end))
+            bodies, size = self._answers(client, (frm, end))
+            self.density = max(self.density, size / max(1, end - frm))
             if bodies is None:
                 self.width = max(MIN_WIDTH, (end - frm) // 2)
                 continue
-            if sum(map(len, bodies)) < ANSWER_BYTES // 4:
-                self.width = min(2 * self.width, max(self.width, to - window[0]))
+            if size < ANSWER_BYTES // 4:
+                grown = min(2 * self.width, to - window[0], self._widest())
+                self.width = max(self.width, grown)
             batch = parse_answers(bodies, self.workspace, self.names)
             del bodies
             yield end, batch
@@ -82,9 +89,13 @@ class Reader:
                 return
             frm = end
 
-    def _answers(self, client: Fetcher, piece: Window) -> list[bytes] | None:
-        """The bodies of every answer of ``piece``; None once they weigh more than
-        ``ANSWER_BYTES`` and the piece can be split."""
+    def _widest(self) -> int:
+        """The widest piece the densest piece so far says stays under ``ANSWER_BYTES``."""
+        return int(ANSWER_BYTES / self.density) if self.density else FIRST_WIDTH
+
+    def _answers(self, client: Fetcher, piece: Window) -> tuple[list[bytes] | None, int]:
+        """The bodies of every answer of ``piece``, or None once they weigh more than
+        ``ANSWER_BYTES`` and the piece can be split; and what they weighed."""
         frm, to = piece
         bodies: list[bytes] = []
         size = 0
@@ -93,8 +104,8 @@ class Reader:
             bodies.append(client.fetch(frm, to, name))
             size += len(bodies[-1])
             if size > ANSWER_BYTES and to - frm > MIN_WIDTH:
-                return None
-        return bodies
+                return None, size
+        return bodies, size
 
 
 def read_window(

@@ -51,18 +51,28 @@ def _api() -> FakeLogio:
 
 class TestWindows:
     def test_initial_lookback_is_split_by_max_window(self, api: FakeLogio) -> None:
-        """The first poll reads the whole lookback in windows no wider than max_window,
-        the first of them in pieces from an hour wide, each twice the last while the
-        answers are small."""
+        """The first poll reads the whole lookback in windows no wider than max_window;
+        with no record met yet, each is read in pieces of an hour."""
         poller = make_poller(api.handler, api.clock)
         assert poller.poll_once() == 30
         first = T0 - 7 * DAY
-        hours = [(0, 1), (1, 3), (3, 7), (7, 15), (15, 24)]
-        pieces = [(first + a * 3600, first + b * 3600) for a, b in hours]
-        starts = [first + i * DAY for i in range(1, 7)]
-        assert api.windows() == pieces + [(s, s + DAY) for s in starts]
+        assert api.windows() == [(first + h * 3600, first + (h + 1) * 3600) for h in range(168)]
         assert poller.state.health.ready is True
         assert poller.state.sessions.counting_since == T0
+
+    def test_small_answers_widen_the_pieces_up_to_max_window(self, api: FakeLogio) -> None:
+        """A record every hour: each piece twice the last, up to a day."""
+        first = T0 - 7 * DAY
+        for hour in range(7 * 24):
+            api.add(Record("ann", first + hour * 3600 + 1800, LOGIN))
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        hours = [(0, 1), (1, 3), (3, 7), (7, 15), (15, 24)]
+        pieces = [(first + a * 3600, first + b * 3600) for a, b in hours]
+        days = [(first + d * DAY, first + (d + 1) * DAY) for d in range(1, 7)]
+        assert api.windows() == pieces + days
+        ann = poller.state.sessions.agents["ann"]
+        assert (ann.session_start, ann.last_login) == (first + 1800, T0 - 1800)
 
     def test_steady_poll_reads_only_the_overlap(self, api: FakeLogio) -> None:
         """After the lookback, a poll asks from overlap before the watermark up to now."""
@@ -73,7 +83,8 @@ class TestWindows:
         assert api.windows()[-1] == (T0 - 600, T0 + 30)
 
     def test_outage_catches_up_in_several_windows(self, api: FakeLogio) -> None:
-        """After a long outage the next poll catches up in max_window steps."""
+        """After a long outage the next poll catches up in max_window steps, each read in
+        pieces that chain from where the last ended."""
         poller = make_poller(api.handler, api.clock)
         poller.poll_once()
         lookback = len(api.requests)
@@ -81,11 +92,11 @@ class TestWindows:
         api.add(Record("joe", T0 + DAY + 7, LOGIN))
         poller.poll_once()
         start = T0 - 600
-        assert api.windows()[lookback:] == [
-            (start, start + DAY),
-            (start + DAY, start + 2 * DAY),
-            (start + 2 * DAY, T0 + 2 * DAY + 5),
-        ]
+        pieces = api.windows()[lookback:]
+        assert [frm for frm, _ in pieces] == [start] + [to for _, to in pieces[:-1]]
+        assert pieces[-1][1] == T0 + 2 * DAY + 5
+        assert {start + DAY, start + 2 * DAY} <= {to for _, to in pieces}
+        assert max(to - frm for frm, to in pieces) <= DAY
         assert poller.state.sessions.agents["joe"].logins == 1
 
     def test_agents_filter_sends_one_request_per_name(self, api: FakeLogio) -> None:
@@ -94,7 +105,7 @@ class TestWindows:
         api.add(Record("ann", T0 - 10, LOGIN))
         api.add(Record("carl", T0 - 10, LOGIN))
         poller.poll_once()
-        pieces = 5 + 6  # the first day from an hour wide, as above; then one a day
+        pieces = 168  # a week in pieces of an hour, as above: no record met before the last
         assert [p["name"] for p in api.requests] == ["ann", "bob"] * pieces
         assert list(poller.state.sessions.agents) == ["ann"]
 
@@ -370,7 +381,7 @@ class TestRunLoop:
 
         class Halting:
             def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
-                if len(api.requests) == 6:  # the first day in five pieces, the second
+                if len(api.requests) == 48:  # two days in pieces of an hour
                     first.halted.set()
                 return first_client.fetch(frm, to, name)
 

@@ -128,7 +128,8 @@ def stamps(pieces: list[tuple[int, Batch]]) -> list[tuple[int, list[int]]]:
 class TestPieces:
     def test_a_large_answer_is_read_again_in_halves(self) -> None:
         """Three rows in the first hour: dropped, read again as half an hour; the width
-        stays while answers hold rows, and doubles after an empty one, up to the window."""
+        stays while answers hold rows, and grows after an empty one as far as the densest
+        piece allows: 40 bytes at 34 bytes in 1800 s."""
         api = Asked([("ann", 100), ("ann", 2000), ("ann", 2100)])
         reader = Reader(PLAIN)
         pieces = list(reader.pieces(api, (0, 7200)))
@@ -140,10 +141,11 @@ class TestPieces:
             (5400, 7200),
         ]
         assert stamps(pieces) == [(1800, [100]), (3600, [2000, 2100]), (5400, []), (7200, [])]
-        assert (reader.width, reader.requests) == (7200, 5)
+        assert (reader.width, reader.requests) == (int(40 / (34 / 1800)), 5)
 
     def test_the_width_carries_over_to_the_next_window(self) -> None:
-        """The first window ends a piece of 1000 seconds wide, so the next starts so."""
+        """The first window ends with pieces of 312 seconds (40 bytes at the 32 bytes in
+        250 s of its densest piece: two rows of three-digit times), so the next starts so."""
         api = Asked([("ann", 100), ("ann", 200), ("ann", 300), ("ann", 4000)])
         reader = Reader(PLAIN)
         assert stamps(list(reader.pieces(api, (0, 1000)))) == [
@@ -152,12 +154,16 @@ class TestPieces:
             (750, []),
             (1000, []),
         ]
-        assert reader.width == 1000
-        assert stamps(list(reader.pieces(api, (1000, 5000)))) == [
-            (2000, []),
-            (4000, [4000]),
-            (5000, [4000]),  # pieces share their edge second, as windows do
-        ]
+        assert reader.width == 312
+        assert next(reader.pieces(api, (1000, 5000)))[0] == 1312
+
+    def test_no_record_yet_keeps_pieces_an_hour_wide(self) -> None:
+        """Empty answers tell nothing of how busy the center is: they do not widen the
+        piece beyond an hour, which then meets the first busy day."""
+        api = Asked([])
+        reader = Reader(PLAIN)
+        assert [end for end, _ in reader.pieces(api, (0, 4 * 3600))] == [3600, 7200, 10800, 14400]
+        assert reader.width == 3600
 
     def test_a_piece_of_min_width_is_parsed_whatever_it_weighs(self) -> None:
         """Three rows of one second: halved down to a minute, then parsed as they are."""
