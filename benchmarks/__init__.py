@@ -8,9 +8,10 @@
 - ``ingest_csv``, ``ingest_json``: the initial lookback, first request to state applied,
   against fetching the same bytes with ``http.client`` and parsing them with
   ``csv.reader`` plus ``int``, or ``json.loads`` (``workload``, ``ingest``);
-- ``ingest_memory``: peak resident memory above idle during that ingest (``memory``);
+- ``ingest_memory``: peak resident memory above an idle exporter during that ingest, and
+  during a week of 50,000 agents (``memory``);
 - ``steady_poll``: CPU time of a poll bringing 10 new records (``steady``);
-- ``state_memory``: bytes per agent held once the week is applied (``memory``);
+- ``state_memory``: resident bytes per agent that stay once the week is applied (``memory``);
 - ``scrape_10k``: rendering ``/metrics`` for 10,000 agents (``scrape``);
 - ``state_save``: writing the state file of 10,000 agents, and the writes an hour in
   steady state (``state_save``).
