@@ -26,7 +26,7 @@ from exporter.config import WorkspaceConfig
 from exporter.core.parsing import parse_batch
 from exporter.core.records import Batch, Parsed, Row
 from exporter.core.window import Overlap, Window
-from exporter.logio import Fetcher
+from exporter.logio import Fetcher, at_most
 from exporter.logs import fields
 
 log = logging.getLogger(__name__)
@@ -94,17 +94,22 @@ class Reader:
         return int(ANSWER_BYTES / self.density) if self.density else FIRST_WIDTH
 
     def _answers(self, client: Fetcher, piece: Window) -> tuple[list[bytes] | None, int]:
-        """The bodies of every answer of ``piece``, or None once they weigh more than
-        ``ANSWER_BYTES`` and the piece can be split; and what they weighed."""
+        """The bodies of every answer of ``piece`` and what they weigh; or None once they
+        weigh more than ``ANSWER_BYTES`` and the piece can be split, read no further than
+        that where the client can stop, and ``ANSWER_BYTES`` as the least they weighed."""
         frm, to = piece
         bodies: list[bytes] = []
         size = 0
         for name in self.workspace.agents or (None,):
             self.requests += 1
-            bodies.append(client.fetch(frm, to, name))
-            size += len(bodies[-1])
-            if size > ANSWER_BYTES and to - frm > MIN_WIDTH:
-                return None, size
+            if to - frm <= MIN_WIDTH:
+                body: bytes | None = client.fetch(frm, to, name)
+            else:
+                body = at_most(client, frm, to, name, ANSWER_BYTES - size)
+            if body is None:
+                return None, ANSWER_BYTES
+            bodies.append(body)
+            size += len(body)
         return bodies, size
 
 
