@@ -55,13 +55,13 @@ def staffing() -> list[Json]:
     over_time = panel(
         "timeseries",
         "Agents logged in",
-        "Agents logged in per workspace; dashed: the staffing minimum of the CentionStaffingLow "
-        "alert, recorded by deploy/prometheus/rules.yml.",
+        "Agents logged in per workspace; dashed: the agents the staffing plan requires now "
+        "(the config's schedule), which the CentionStaffingLow alert compares with.",
         [
             target(f"sum by (workspace) (cention_agents_logged_in{{{WS}}})", "{{workspace}}"),
             target(
-                f"max by (workspace) (workspace:cention_agents_logged_in:staffing_minimum{{{WS}}})",
-                "{{workspace}} staffing minimum",
+                f"max by (workspace) (cention_staffing_required_agents{{{WS}}})",
+                "{{workspace}} required",
             ),
         ],
     )

@@ -43,8 +43,11 @@ EXPORTED = {
     "cention_agent_last_logout_timestamp_seconds",
     "cention_agent_session_start_timestamp_seconds",
     "cention_exporter_build_info",
+    "cention_business_hours",
+    "cention_staffing_required_agents",
+    "cention_agent_logged_in_today_seconds",
 }
-"""The metric names of the exporter (issue "Core exporter", section Metrics)."""
+"""The metric names of the exporter (issues "Core exporter" and 10, sections Metrics)."""
 
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or"}
 KEYWORDS |= {"unless", "bool", "offset"}
@@ -203,8 +206,8 @@ class TestDashboard:
             "cention_logio_requests_total",
             "cention_session_anomalies_total",
             "cention_session_duration_seconds_bucket",
+            "cention_staffing_required_agents",
             "cention_up",
-            "workspace:cention_agents_logged_in:staffing_minimum",
         ]
 
     def test_every_metric_is_selected_with_labels(self, exprs):
