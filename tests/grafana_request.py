@@ -160,30 +160,27 @@ class Viewer:
     """Pixels of the dashboard's 24 grid columns: a panel's default max data points."""
 
 
-def panel_range(dashboard: dict[str, Any], panel: dict[str, Any], viewer: Viewer) -> tuple:
+def panel_range(
+    dashboard: dict[str, Any], panel: dict[str, Any], viewer: Viewer
+) -> tuple[float, float]:
     """The panel's (from, to): the dashboard's time, or the panel's ``timeFrom``."""
-    time_range = dashboard["time"]
-    start = panel.get("timeFrom") or time_range["from"]
+    start, end = panel.get("timeFrom") or dashboard["time"]["from"], dashboard["time"]["to"]
     if not start.startswith("now"):
         start = f"now-{start}"
-    return date_math(start, viewer.now, viewer.zone), date_math(
-        time_range["to"], viewer.now, viewer.zone
-    )
+    return date_math(start, viewer.now, viewer.zone), date_math(end, viewer.now, viewer.zone)
 
 
-def requests(dashboard: dict[str, Any], panel: dict[str, Any], viewer: Viewer) -> list[Request]:
-    """The requests Grafana sends for ``panel``'s queries, in refId order."""
-    start, end = panel_range(dashboard, panel, viewer)
-    span = end - start
-    points = panel.get("maxDataPoints") or int(panel["gridPos"]["w"] * viewer.screen_width / 24)
-    scrape = duration(viewer.scrape_interval)
-    low = duration(panel.get("interval") or viewer.scrape_interval)
-    interval = max(round_interval(span / points), low)
+def interval_and_step(span: float, points: int, low: float) -> tuple[float, float]:
+    """The frontend's interval and the backend's step, in seconds, for a range of ``span``."""
     raw = span / points
-    step = max(
-        interval if raw < interval else round_interval(raw), round_interval(span / SAFE_RESOLUTION)
-    )
-    values = {
+    interval = max(round_interval(raw), low)
+    step = interval if raw < interval else round_interval(raw)
+    return interval, max(step, round_interval(span / SAFE_RESOLUTION))
+
+
+def builtins(span: float, interval: float, step: float, scrape: float) -> dict[str, str]:
+    """Grafana's own variables, in the order its backend replaces them."""
+    return {
         "$__interval_ms": str(int(step * 1000)),
         "$__interval": format_interval(step),
         "$__range_ms": str(int(span * 1000)),
@@ -191,6 +188,16 @@ def requests(dashboard: dict[str, Any], panel: dict[str, Any], viewer: Viewer) -
         "$__range": f"{round(span)}s",
         "$__rate_interval": go_duration(max(interval + scrape, 4 * scrape)),
     }
+
+
+def requests(dashboard: dict[str, Any], panel: dict[str, Any], viewer: Viewer) -> list[Request]:
+    """The requests Grafana sends for ``panel``'s queries, in refId order."""
+    start, end = panel_range(dashboard, panel, viewer)
+    points = panel.get("maxDataPoints") or int(panel["gridPos"]["w"] * viewer.screen_width / 24)
+    scrape = duration(viewer.scrape_interval)
+    low = duration(panel.get("interval") or viewer.scrape_interval)
+    interval, step = interval_and_step(end - start, points, low)
+    values = {**viewer.variables, **builtins(end - start, interval, step, scrape)}
     offset = viewer.zone.utcoffset(datetime.fromtimestamp(end, viewer.zone)).total_seconds()
 
     def aligned(t: float) -> float:
@@ -199,20 +206,9 @@ def requests(dashboard: dict[str, Any], panel: dict[str, Any], viewer: Viewer) -
     made = []
     for target in panel["targets"]:
         expr = target["expr"]
-        for name, text in viewer.variables.items():
-            expr = expr.replace(name, text)
         for name, text in values.items():
             expr = expr.replace(name, text)
         instant = bool(target.get("instant"))
-        made.append(
-            Request(
-                panel["title"],
-                target["refId"],
-                expr,
-                instant,
-                start if instant else aligned(start),
-                end if instant else aligned(end),
-                step,
-            )
-        )
+        range_ = (start, end) if instant else (aligned(start), aligned(end))
+        made.append(Request(panel["title"], target["refId"], expr, instant, *range_, step))
     return made
