@@ -14,8 +14,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
+from exporter.core.localtime import UTC
 from exporter.core.records import Batch
+from exporter.core.schedule import Schedule
 from exporter.core.sessions import Histogram, Sessions
 from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
@@ -97,19 +100,24 @@ class Succeeded(NamedTuple):
 
 
 class WorkspaceState:
-    """Sessions, the overlap's memory, watermark and health of one workspace."""
+    """Sessions, the overlap's memory, watermark and health of one workspace, and the
+    schedule its days and opening hours follow."""
 
-    def __init__(self, name: str, buckets: tuple[float, ...]) -> None:
+    def __init__(
+        self, name: str, buckets: tuple[float, ...], schedule: Schedule | None = None
+    ) -> None:
         self.name = name
         self.lock = threading.Lock()
-        self.sessions = Sessions(buckets)
+        self.schedule = schedule
+        self.sessions = Sessions(buckets, _zone(schedule))
         self.overlap = Overlap()
         self.watermark: int | None = None
         self.health = Health()
         self.changes = 0
         """Transitions so far that changed what a saved state would tell: records or
-        invalid rows applied, counting started, agents forgotten. A window that brings
-        nothing new moves only the watermark, which a restart simply reads again."""
+        invalid rows applied, counting started, agents forgotten, another time zone. A
+        window that brings nothing new moves only the watermark, which a restart simply
+        reads again."""
 
     def apply_window(self, batch: Batch, window_end: int, overlap: float) -> None:
         """Apply what is new in one window's ``batch``; the state is then known up to
@@ -152,6 +160,13 @@ class WorkspaceState:
             self.health.requests[code] += 1
             self.health.request_seconds.observe(seconds)
 
+    def set_schedule(self, schedule: Schedule | None) -> None:
+        """Follow ``schedule`` (the config's, on start and reload) from now on."""
+        with self.lock:
+            self.schedule = schedule
+            if self.sessions.set_zone(_zone(schedule)):
+                self.changes += 1
+
     def resumed(self) -> None:
         """Read back from the state file: ready at once if its initial lookback was done."""
         with self.lock:
@@ -191,6 +206,11 @@ class WorkspaceState:
         state.health = Health.from_dict(data["health"])
         state.resumed()
         return state
+
+
+def _zone(schedule: Schedule | None) -> ZoneInfo:
+    """Where the days of ``schedule`` start and end: UTC without one."""
+    return UTC if schedule is None else schedule.zone
 
 
 class ExporterState:

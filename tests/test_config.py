@@ -30,7 +30,7 @@ from exporter.errors import ConfigError
 TOKEN = "tok-9f8e7d6c5b4a"
 API = "https://apid.cention.com"
 WORKSPACE_KEYS = (
-    "workspace, api_url, token, token_file, format, agents, ca_file, insecure_skip_verify"
+    "workspace, api_url, token, token_file, format, agents, ca_file, insecure_skip_verify, schedule"
 )
 
 EXAMPLE = """\
@@ -642,7 +642,7 @@ class TestUnknownKeys:
         [
             pytest.param(
                 {"workspaces": [workspace()], "typo": 1},
-                "typo: unknown key (known: workspaces, poll, state, metrics, web)",
+                "typo: unknown key (known: workspaces, schedule, poll, state, metrics, web)",
                 id="root",
             ),
             pytest.param(
@@ -1186,7 +1186,7 @@ typo: true
             load_config(path, {})
         problems = [
             "web.telemetry_path: environment variable PROBE is not set",
-            "typo: unknown key (known: workspaces, poll, state, metrics, web)",
+            "typo: unknown key (known: workspaces, schedule, poll, state, metrics, web)",
             "poll.retries: unknown key (known: interval, timeout, overlap, lookback, "
             "max_window, max_response_bytes)",
             "poll.interval: must be at least 1s, got '500ms'",
