@@ -156,6 +156,33 @@ class TestCheckConfig:
             "",
         )
 
+    def test_schedule_problems_are_listed_like_any_other(self, tmp_path: Path) -> None:
+        """A bad schedule exits 1 with one line per problem under the file's name."""
+        bad = {"timezone": "Mars/Olympus", "hours": {"mon-sun": ["09:00-09:00"]}}
+        config = offline_config(tmp_path, schedule=bad)
+        result = cli("check-config", f"--config.file={config}")
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [
+            f"{config}: invalid configuration:",
+            "  schedule.timezone: unknown time zone 'Mars/Olympus' (an IANA name like "
+            "Europe/Stockholm)",
+            "  schedule.hours.mon-sun[0]: range 09:00-09:00 is empty",
+        ]
+
+    def test_a_schedule_with_yaml_dates_is_ok(self, tmp_path: Path) -> None:
+        """Holidays written as YAML dates, unquoted, pass."""
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            "workspaces:\n  - workspace: demo\n    api_url: http://127.0.0.1:9\n    token: t\n"
+            "schedule:\n  timezone: Europe/Stockholm\n  closed: [2026-12-24, 2027-01-01]\n"
+        )
+        result = cli("check-config", f"--config.file={config}")
+        assert (result.returncode, result.stdout, result.stderr) == (
+            0,
+            f"{config}: OK (1 workspaces: demo)\n",
+            "",
+        )
+
 
 class TestApiUrlWarning:
     def test_check_config_warns_and_exits_0(self, tmp_path: Path) -> None:
