@@ -17,6 +17,7 @@ import httpx
 import pytest
 from instants import utc
 from prometheus_client.parser import text_string_to_metric_families
+from schedules import ISSUE_EXAMPLE
 
 from exporter.config import load_config
 from exporter.daemon import Exporter
@@ -26,16 +27,7 @@ from exporter.web.server import ExporterServer
 TOKEN = "hours-token-7d2"
 START = utc(2026, 1, 14, 5)
 
-CONFIG = """\
-schedule:
-  timezone: Europe/Stockholm
-  hours:
-    mon-fri: ["08:00-17:00"]
-    sat: ["10:00-14:00"]
-  closed: [2026-12-24, 2026-12-25, 2027-01-01]
-  staffing:
-    mon-fri: {{"08:00-12:00": 5, "12:00-17:00": 3}}
-    sat: {{"10:00-14:00": 2}}
+WORKSPACES = """\
 poll: {{interval: 1h, lookback: 1h, overlap: 10m}}
 workspaces:
   - workspace: stockholm
@@ -48,6 +40,7 @@ workspaces:
       timezone: Asia/Kuala_Lumpur
       hours: {{sun-thu: ["09:00-18:00"]}}
 """
+"""After the issue's schedule: two workspaces, kl with its own; ``format`` fills it in."""
 
 
 class Clock:
@@ -86,7 +79,8 @@ def _running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         SimulatorServer(center, token=TOKEN, workspace="kl", clock=clock) as kl,
     ):
         path: Path = tmp_path_factory.mktemp("hours") / "config.yaml"
-        path.write_text(CONFIG.format(stockholm=stockholm.url, kl=kl.url, token=TOKEN))
+        workspaces = WORKSPACES.format(stockholm=stockholm.url, kl=kl.url, token=TOKEN)
+        path.write_text(ISSUE_EXAMPLE + workspaces)
         exporter = Exporter(load_config(path, {}), clock=clock)
         exporter.start()
         server = ExporterServer("127.0.0.1:0", exporter.registry)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from schedules import ISSUE_EXAMPLE
 
 from exporter.config import (
     DEFAULT_BUCKETS,
@@ -1212,16 +1213,9 @@ typo: true
         assert str(caught.value) == "; ".join(problems)
 
 
-SCHEDULED = """\
-schedule:
-  timezone: Europe/Stockholm
-  hours:
-    mon-fri: ["08:00-17:00"]
-    sat: ["10:00-14:00"]
-  closed: [2026-12-24, 2026-12-25, 2027-01-01]
-  staffing:
-    mon-fri: {"08:00-12:00": 5, "12:00-17:00": 3}
-    sat: {"10:00-14:00": 2}
+SCHEDULED = (
+    ISSUE_EXAMPLE
+    + """\
 workspaces:
   - workspace: stockholm
     api_url: https://apid.cention.com
@@ -1233,6 +1227,7 @@ workspaces:
       timezone: Asia/Kuala_Lumpur
       hours: {sun-thu: ["09:00-18:00"]}
 """
+)
 """The issue's schedule at the top, and a workspace with one of its own."""
 H = 3600
 
