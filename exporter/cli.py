@@ -363,10 +363,10 @@ def _serve(
         except OSError as exc:  # its message names the address
             log.error("cannot listen", extra=fields(error=exc.strerror))
             return 1
-        exporter.start()
-        server.start()
         addresses = ", ".join(server.addresses)
         log.info("listening", extra=fields(address=addresses, telemetry_path=web.telemetry_path))
+        exporter.start()
+        server.start()
         signals.wait(reload)
         log.info("shutting down")
         server.shutdown()
