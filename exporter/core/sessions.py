@@ -88,10 +88,18 @@ class Sessions:
         self.window_open = True
         self.as_of = 0.0
         self.last_record: int | None = None
+        self.changed: set[str] = set()
+        """Agents a record or ``forget`` touched since ``take_changed``: the exposition
+        renders their series again, and only theirs (open sessions follow ``as_of``)."""
 
     @property
     def counting(self) -> bool:
         return self.counting_since is not None
+
+    def take_changed(self) -> set[str]:
+        """The agents changed since the last call, which starts a new set."""
+        changed, self.changed = self.changed, set()
+        return changed
 
     def start_counting(self, at: float, *, close_window: bool = True) -> None:
         """End the initial lookback: from here on every record is counted.
@@ -152,6 +160,7 @@ class Sessions:
                 newest = timestamp
         self.logged_in_count += opened
         self.last_record = None if newest == -math.inf else int(newest)
+        self.changed.update(agents)  # all of them: cheaper than one set insertion per record
 
     def _apply_counted(self, records: Iterable[Row]) -> None:
         for name, timestamp, action in records:
@@ -166,6 +175,7 @@ class Sessions:
                 self._logout(agent, timestamp)
             agent.fresh = False
             agent.last_record = max(agent.last_record, timestamp)
+            self.changed.add(name)
             if self.last_record is None or timestamp > self.last_record:
                 self.last_record = timestamp
 
@@ -182,6 +192,7 @@ class Sessions:
         for name in gone:
             if self.agents.pop(name).logged_in:
                 self.logged_in_count -= 1
+        self.changed.update(gone)
         return gone
 
     def _login(self, agent: Agent, timestamp: int) -> None:
