@@ -205,6 +205,7 @@ def _serve(
             not_ready=exporter.state.not_ready,
             reload=reload,
             security=security,
+            render=exporter.exposition.render,
         )
     except OSError as exc:
         log.error("cannot listen on %s: %s", config.web.listen_address, exc.strerror)

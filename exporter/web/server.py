@@ -9,22 +9,22 @@ connection's own thread, and basic auth guards every path but ``/healthz``.
 
 from __future__ import annotations
 
-import gzip
 import html
 import logging
 import socket
 import ssl
 import threading
 from collections.abc import Callable
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from exporter import __version__
 from exporter.config import parse_listen_address
+from exporter.exposition import Render, negotiate
 from exporter.web.webconfig import WebSecurity
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,14 @@ class ExporterServer(ThreadingHTTPServer):
         not_ready: ReadyCheck = list,
         reload: Reload | None = None,
         security: WebSecurity | None = None,
+        render: Render | None = None,
     ) -> None:
         host, port = parse_listen_address(listen_address)
         if ":" in host:
             self.address_family = socket.AF_INET6
         self.registry = registry
+        self.render = render or partial(negotiate, registry)
+        """What ``/metrics`` serves: the registry rendered by prometheus_client, or faster."""
         self.telemetry_path = telemetry_path
         self.not_ready = not_ready
         self.reload = reload
@@ -167,12 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _metrics(self) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        body = encoder(self.server.registry)
-        headers = {}
-        if "gzip" in self.headers.get("Accept-Encoding", ""):
-            body, headers["Content-Encoding"] = gzip.compress(body, compresslevel=1), "gzip"
-        self._send(200, body, content_type, headers)
+        gzipped = "gzip" in self.headers.get("Accept-Encoding", "")
+        body, content_type = self.server.render(self.headers.get("Accept", ""), gzipped)
+        self._send(200, body, content_type, {"Content-Encoding": "gzip"} if gzipped else None)
 
     def _send(
         self,
