@@ -140,6 +140,26 @@ class TestForget:
         assert live.logged_in_count == 1
 
 
+class TestChanged:
+    def test_records_and_forget_name_the_agents_they_touch(self, live: Sessions) -> None:
+        """Counted records and ``forget`` add their agents; taking them starts afresh."""
+        live.take_changed()
+        live.apply([r("ann", 1010, LOGIN), r("bob", 1020, LOGIN), r("ann", 1030, LOGOUT)])
+        assert live.take_changed() == {"ann", "bob"}
+        assert live.take_changed() == set()
+        live.advance(5000)
+        assert live.forget(before=1025) == ["bob"]
+        assert live.take_changed() == {"bob"}
+
+    def test_the_initial_lookback_names_every_agent(self) -> None:
+        """Before counting, a window names every agent known, touched by it or not."""
+        sessions = Sessions(BUCKETS)
+        sessions.apply([r("ann", 10, LOGIN)])
+        sessions.take_changed()
+        sessions.apply([r("bob", 20, LOGIN)])
+        assert sessions.take_changed() == {"ann", "bob"}
+
+
 class TestHistogram:
     @pytest.mark.parametrize(
         ("value", "expected"),
