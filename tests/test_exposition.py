@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from test_metrics import AWKWARD, fixed_state
 
 from exporter import __version__
-from exporter.agentlines import BLOCK, SECONDS, deflate, gzip_member
+from exporter.agentlines import BLOCK, PIECES, SECONDS, deflate, gzip_member
 from exporter.collector import LogioCollector
 from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.core.sessions import Sessions
@@ -137,13 +137,13 @@ class Model:
 
 
 def renewed(lines: object, before: list[list[bytes]]) -> set[tuple[int, str]]:
-    """(family, agent) of each kept line rendered again since ``before`` was copied."""
-    agents = {position: name for name, position in lines.index.items()}
+    """(family, agent) of each kept line rendered again since ``before`` was copied:
+    its value's text, the last of its pieces, is a new one."""
     return {
-        (family, agents[position])
+        (family, name)
         for family, kept in enumerate(lines.lines)
-        for position, line in enumerate(kept)
-        if line is not before[family][position]
+        for name, position in lines.index.items()
+        if kept[PIECES * position + 2] is not before[family][PIECES * position + 2]
     }
 
 
@@ -227,6 +227,18 @@ class TestKeptLines:
         sessions.advance(1100)
         model.check(PROMETHEUS, True)
         assert renewed(lines, before) == {(SECONDS, "in"), (SECONDS, "out")}
+
+    def test_an_agent_forgotten_and_back_goes_last(self) -> None:
+        """An agent forgotten and back between two scrapes, the count of agents the
+        same, comes after the others, as prometheus_client orders it."""
+        model = Model()
+        model.step(("count", 0))
+        model.step(("apply", 0, [("anna", LOGIN), ("bob", LOGIN)]))
+        model.check(PROMETHEUS, True)
+        model.step(("forget", 0, 5))  # anna's record is 7 s older than bob's
+        model.step(("apply", 0, [("anna", LOGOUT)]))
+        assert list(model.sessions(0).agents) == ["bob", "anna"]
+        model.check(PROMETHEUS, True)
 
     def test_dots_escaping_renders_through_prometheus_client(self) -> None:
         """Only where a probe renders as prometheus_client does are the kept lines used."""
