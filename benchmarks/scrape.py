@@ -12,7 +12,7 @@ timed there from the request to the answer's last byte, against ``ExporterServer
 
 ``scrape_concurrent``: 20 scrapers at once, each in a loop, with 3 connections open that
 never send a request and a poll every 50 ms; value: the p99 latency, floor: the median of
-the same scrape alone.
+the same scrape alone, each after a poll.
 """
 
 from __future__ import annotations
@@ -150,18 +150,20 @@ class Served:
 
     def check(self) -> tuple[int, int, int]:
         """Make the floor's families of the state now; both servers must answer what
-        prometheus_client renders of it. The samples, bytes and gzipped bytes of that."""
+        prometheus_client renders of it. Its samples and bytes, and the exporter's
+        gzipped bytes."""
         self.ready.families = list(self.registry.collect())
         expected = generate_latest(self.registry)
+        bodies = []
         for server in (self.server, self.floor):
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
             connection.request("GET", "/metrics", headers=HEADERS)
-            body = connection.getresponse().read()
+            bodies.append(connection.getresponse().read())
             connection.close()
-            if gzip.decompress(body) != expected:
+            if gzip.decompress(bodies[-1]) != expected:
                 raise RuntimeError("the exposition differs from prometheus_client's")
         samples = sum(1 for line in expected.splitlines() if not line.startswith(b"#"))
-        return samples, len(expected), len(body)
+        return samples, len(expected), len(bodies[0])
 
     def close(self) -> None:
         for server in (self.server, self.floor):
@@ -214,8 +216,11 @@ def scrape_concurrent(scrapers: Scrapers, agents: int = 10_000) -> Result:
     poller = threading.Thread(target=poll, daemon=True)
     try:
         scrapers.scrape(served.server.port)
+        alone = []
+        for _ in range(REPETITIONS[agents]):
+            served.polls.poll()
+            alone.append(scrapers.scrape(served.server.port))
         poller.start()
-        alone = [scrapers.scrape(served.server.port) for _ in range(REPETITIONS[agents])]
         answer = scrapers.ask("together", served.server.port, CONCURRENT, IDLE, ROUNDS)
     finally:
         stop.set()
