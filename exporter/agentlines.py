@@ -4,12 +4,14 @@ Each agent's line in each family is kept, e.g. (the same in the text format and 
 
     cention_agent_logins_total{agent="anna",workspace="demo"} 2.0
 
-An agent that ``Sessions.changed`` names (a record, a ``forget``) gets its lines rendered
-again; when ``as_of`` moves, only the seconds of the agents logged in are, from the label
-text kept since the agent appeared. For gzip, the lines of ``BLOCK`` agents in a row are
-kept compressed as one piece of a deflate stream, so a scrape compresses only the blocks
-that changed (``Deflated``). ``copy`` runs under the workspace's lock: it follows the
-agents that came or went and copies values; the rendering waits until the lock is released.
+An agent that ``Sessions.changed`` names (a record came for it) gets its lines rendered
+again, agents that came, went or came back (their number, their identity) make the lines
+follow the new order, and when ``as_of`` moves, only the seconds of the agents logged in
+are rendered again, from the label text kept since the agent appeared. For gzip, the
+lines of ``BLOCK`` agents in a row are kept compressed as one piece of a deflate stream,
+so a scrape compresses only the blocks that changed (``Deflated``). ``copy`` runs under
+the workspace's lock: it follows the agents that came or went and copies values; the
+rendering waits until the lock is released.
 """
 
 from __future__ import annotations

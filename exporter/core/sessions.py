@@ -89,8 +89,10 @@ class Sessions:
         self.as_of = 0.0
         self.last_record: int | None = None
         self.changed: set[str] = set()
-        """Agents a record or ``forget`` touched since ``take_changed``: the exposition
-        renders their series again, and only theirs (open sessions follow ``as_of``)."""
+        """Agents a record touched since ``take_changed``: the exposition renders their
+        series again, and only theirs (open sessions follow ``as_of``). One forgotten
+        leaves the set as it leaves ``agents``, which tells by its size, so the set never
+        holds more than ``agents`` even when nothing takes it."""
 
     @property
     def counting(self) -> bool:
@@ -192,7 +194,7 @@ class Sessions:
         for name in gone:
             if self.agents.pop(name).logged_in:
                 self.logged_in_count -= 1
-        self.changed.update(gone)
+        self.changed.difference_update(gone)
         return gone
 
     def _login(self, agent: Agent, timestamp: int) -> None:
