@@ -11,7 +11,9 @@
 - ``ingest_memory``: peak resident memory above idle during that ingest (``memory``);
 - ``steady_poll``: CPU time of a poll bringing 10 new records (``steady``);
 - ``state_memory``: bytes per agent held once the week is applied (``memory``);
-- ``scrape_10k``: rendering ``/metrics`` for 10,000 agents (``scrape``);
+- ``scrape_10k``, ``scrape_50k``: ``/metrics`` for 10,000 and 50,000 agents over HTTP,
+  asked as Prometheus asks, against prometheus_client rendering the same samples; and
+  ``scrape_concurrent``: 20 scrapers at once against one alone (``scrape``).
 - ``state_save``: writing the state file of 10,000 agents, and the writes an hour in
   steady state (``state_save``).
 

@@ -359,6 +359,7 @@ def _serve(
                 security=security,
                 status=lambda: workspace_status(exporter.state, exporter.config.metrics.per_agent),
                 max_requests=max_requests,
+                render=exporter.exposition.render,
             )
         except OSError as exc:  # its message names the address
             log.error("cannot listen", extra=fields(error=exc.strerror))

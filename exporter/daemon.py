@@ -24,6 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from exporter.collector import LogioCollector
 from exporter.config import Config, WorkspaceConfig
+from exporter.exposition import Exposition
 from exporter.logio import LogioClient
 from exporter.persist import StateFile
 from exporter.poller import Poller
@@ -48,10 +49,12 @@ class Exporter:
         self.clock = clock
         self.state = ExporterState()
         self.collector = LogioCollector(self.state, per_agent=config.metrics.per_agent)
+        others = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(self.collector)
-        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        for collector in (self.collector, *others):
             self.registry.register(collector)
+        self.exposition = Exposition(self.collector, others)
+        """Renders the registry's collectors for ``/metrics``, per-agent lines kept."""
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()

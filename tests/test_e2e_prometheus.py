@@ -136,6 +136,28 @@ def binary(name: str) -> str:
     return path
 
 
+def start_prometheus(config: Path, directory: Path) -> Daemon:
+    """Prometheus with ``config`` on a free loopback port, its data and log in
+    ``directory``, once ready."""
+    port = free_port()
+    daemon = Daemon(
+        [
+            binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        port,
+        directory / "prometheus.log",
+    )
+    try:
+        daemon.wait_for(daemon.ready, "Prometheus /-/ready")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
 def query(prometheus: Daemon, expr: str) -> list[dict[str, Any]]:
     """The instant vector of ``expr`` now; fails on any error Prometheus reports."""
     answer = prometheus.get("/api/v1/query", query=expr)
@@ -223,19 +245,8 @@ def _prometheus(
     config = write_test_config(
         directory, f"127.0.0.1:{exporter.port}", alertmanager.url.removeprefix("http://")
     )
-    port = free_port()
-    daemon = Daemon(
-        [
-            binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        port,
-        directory / "prometheus.log",
-    )
+    daemon = start_prometheus(config, directory)
     try:
-        daemon.wait_for(daemon.ready, "Prometheus /-/ready")
         daemon.wait_for(
             lambda: query(daemon, 'up{job="cention-logio"} == 1') != [], "the exporter scraped"
         )

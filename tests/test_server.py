@@ -345,9 +345,12 @@ class TestLimits:
         )
         assert statuses == [200] * 40 + [503]
         assert renders == [True, False]  # the 39 that waited shared one render
-        assert [r.getMessage() for r in caplog.records if r.name == "exporter.web.server"] == [
-            "40 scrapes under way, the most --web.max-requests allows: answering 503"
+        logged = [
+            (r.getMessage(), r.max_requests)
+            for r in caplog.records
+            if r.name == "exporter.web.server"
         ]
+        assert logged == [("scrapes at the --web.max-requests limit: answering 503", 40)]
         assert (health.status_code, polled, after) == (200, True, 200)
 
     def test_scrapes_arriving_during_a_render_share_the_next(
@@ -502,6 +505,6 @@ class TestErrors:
             stop(server, http)
         assert (failed.status_code, failed.text) == (500, "internal server error\n")
         assert (health.status_code, health.text) == (200, "OK\n")
-        assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
-            ("GET /metrics failed", True)
-        ]
+        assert [
+            (r.getMessage(), r.method, r.path, r.exc_info is not None) for r in caplog.records
+        ] == [("request failed", "GET", "/metrics", True)]

@@ -560,7 +560,12 @@ def der(certificate: x509.Certificate) -> bytes:
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "exporter.web.watch"]
+    """The watcher's lines as ``(level, "message: path: error or security")``."""
+    return [
+        (r.levelname, f"{r.getMessage()}: {r.path}: {getattr(r, 'error', None) or r.security}")
+        for r in caplog.records
+        if r.name == "exporter.web.watch"
+    ]
 
 
 class TestWebConfigReload:
@@ -573,7 +578,7 @@ class TestWebConfigReload:
             renewed = rotating.renew()
             after = served_certificate(port, rotating.client())
         assert (before, after) == (der(rotating.first), der(renewed))
-        assert logged(caplog) == [("INFO", f"web config {rotating.web} reloaded: TLS")]
+        assert logged(caplog) == [("INFO", f"web config reloaded: {rotating.web}: TLS")]
 
     def test_a_pair_renewed_file_by_file_switches_once_both_are_in(
         self, rotating: Rotating, caplog: pytest.LogCaptureFixture
@@ -592,11 +597,11 @@ class TestWebConfigReload:
         assert logged(caplog) == [
             (
                 "ERROR",
-                f"web config {rotating.web} changed and cannot be used, still serving the "
-                f"previous one: tls_server_config.key_file: {folder / 'server.key'} is not the "
-                f"private key of cert_file {folder / 'server.crt'}",
+                "web config changed and cannot be used, still serving the previous one: "
+                f"{rotating.web}: tls_server_config.key_file: {folder / 'server.key'} is not "
+                f"the private key of cert_file {folder / 'server.crt'}",
             ),
-            ("INFO", f"web config {rotating.web} reloaded: TLS"),
+            ("INFO", f"web config reloaded: {rotating.web}: TLS"),
         ]
 
     def test_a_broken_web_config_keeps_the_running_one(
@@ -610,8 +615,8 @@ class TestWebConfigReload:
         assert logged(caplog) == [
             (
                 "ERROR",
-                f"web config {rotating.web} changed and cannot be used, still serving the "
-                "previous one: tls_server_config.key_file: required",
+                "web config changed and cannot be used, still serving the previous one: "
+                f"{rotating.web}: tls_server_config.key_file: required",
             )
         ]
 
@@ -682,7 +687,7 @@ class TestRunCommand:
         assert value(samples, "cention_up", workspace="demo") == 1
         assert value(samples, "cention_agents_logged_in", workspace="demo") == len(truth)
         log = (tmp_path / "exporter.log").read_text(encoding="utf-8")
-        assert f"web config {web}: TLS, basic auth for {USER}" in log
+        assert f'msg="web config loaded" path={web} security="TLS, basic auth for {USER}"' in log
         assert PASSWORD not in log
         assert TOKEN not in log
 
