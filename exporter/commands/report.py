@@ -24,7 +24,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import astuple, fields
 from datetime import date
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -137,15 +136,14 @@ def render_csv(kind: type[ReportRow], rows: Sequence[ReportRow]) -> str:
     an empty cell, flags as ``true`` or ``false``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(field.name for field in fields(kind))
-    writer.writerows([_cell(value) for value in astuple(row)] for row in rows)
+    writer.writerow(kind._fields)
+    writer.writerows([_cell(value) for value in row] for row in rows)
     return out.getvalue()
 
 
 def render_json(kind: type[ReportRow], rows: Sequence[ReportRow]) -> str:
     """A list of objects with the CSV's columns as keys; no time is null."""
-    names = [field.name for field in fields(kind)]
-    objects = [dict(zip(names, map(_plain, astuple(row)), strict=True)) for row in rows]
+    objects = [dict(zip(kind._fields, map(_plain, row), strict=True)) for row in rows]
     return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -67,26 +67,24 @@ class Days:
     def local_or_none(self, instant: int | None) -> datetime | None:
         return None if instant is None else self.local(instant)
 
-    def split(self, login: int, logout: int) -> Iterator[tuple[int, int]]:
+    def split(self, login: int, logout: int) -> list[tuple[int, int]]:
         """Each day ``[login, logout)`` has a second in, with how many; a session of no
         length counts on its day, with 0.
 
         >>> days = Days(ZoneInfo("UTC"), date(2026, 1, 1), (0, 100, 300))
-        >>> list(days.split(50, 150)), list(days.split(120, 120)), list(days.split(-9, 0))
+        >>> days.split(50, 150), days.split(120, 120), days.split(-9, 0)
         ([(0, 50), (1, 50)], [(1, 0)], [])
         """
         bounds = self.bounds
-        if login == logout:
-            if bounds[0] <= login < bounds[-1]:
-                yield self.index(login), 0
-            return
         low, high = max(login, bounds[0]), min(logout, bounds[-1])
-        if low >= high:
-            return
-        day = self.index(low)
-        while day < len(bounds) - 1 and bounds[day] < high:
-            yield day, min(high, bounds[day + 1]) - max(low, bounds[day])
-            day += 1
+        if low > high or (low == high and (login < logout or high == bounds[-1])):
+            return []
+        day, parts = self.index(low), []
+        while bounds[day + 1] < high:
+            parts.append((day, bounds[day + 1] - low))
+            low, day = bounds[day + 1], day + 1
+        parts.append((day, high - low))
+        return parts
 
 
 class Session(NamedTuple):
@@ -159,11 +157,10 @@ class Ledger:
     def parts(self, session: Session) -> list[tuple[int, int]]:
         """``Days.split`` of ``session``; an open one runs to the range's end."""
         logout = self.days.end if session.logout is None else session.logout
-        return list(self.days.split(session.login, logout))
+        return self.days.split(session.login, logout)
 
 
-@dataclass(frozen=True)
-class DayRow:
+class DayRow(NamedTuple):
     """One agent's local day; ``sessions`` counts those with a second in it."""
 
     workspace: str
@@ -177,8 +174,7 @@ class DayRow:
     last_logout: datetime | None
 
 
-@dataclass(frozen=True)
-class SessionRow:
+class SessionRow(NamedTuple):
     """One session; ``seconds`` counts its part within the range, so a range's session rows
     add up to its day rows. ``logout`` is None while the session is open at the end."""
 
