@@ -647,6 +647,27 @@ class TestCommandErrors:
         assert "wrong-secret-42" not in result.stderr
         assert list(tmp_path.iterdir()) == [config]
 
+    def test_an_unwritable_file(self, tmp_path: Path) -> None:
+        """A file that cannot be written exits 1 saying why, and leaves nothing behind."""
+        with SimulatorServer(Scenario(start=utc(2026, 11, 3), agents=2), token=TOKEN) as server:
+            config = write_config(
+                tmp_path / "config.yaml",
+                [{"workspace": "demo", "api_url": server.url, "token": TOKEN}],
+            )
+            out = tmp_path / "missing" / "report.csv"
+            result = run_report(
+                f"--config.file={config}",
+                "--from",
+                "2026-11-01",
+                "--to",
+                "2026-11-02",
+                "--out",
+                str(out),
+            )
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr == f"cannot write {out}: No such file or directory\n"
+        assert list(tmp_path.iterdir()) == [config]
+
 
 def test_today_reads_up_to_now(tmp_path: Path) -> None:
     """A range ending today counts an open session up to the moment of the report."""
