@@ -31,6 +31,7 @@ from exporter.commands import (
     flags,
     healthcheck,
     query,
+    report,
     run,
     simulate,
 )
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         (demo.add_parser, _demo),
         (backfill.add_parser, _backfill),
         (query.add_parser, _query),
+        (report.add_parser, _report),
     )
     for add_parser, dispatch in entries:
         add_parser(commands).set_defaults(dispatch=dispatch)
@@ -313,6 +315,13 @@ def _query(args: argparse.Namespace, redactor: logs.Redactor) -> int:
     if isinstance(chosen, int):
         return chosen
     return query.main(args, *chosen, redactor.scrub)
+
+
+def _report(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    chosen = _one_shot(args, redactor)
+    if isinstance(chosen, int):
+        return chosen
+    return report.main(args, *chosen, redactor.scrub)
 
 
 def _one_shot(

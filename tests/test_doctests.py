@@ -20,6 +20,7 @@ EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.config": 3,
     "exporter.core.parsing": 1,
     "exporter.core.records": 6,
+    "exporter.core.report": 2,
     "exporter.core.window": 11,
     "exporter.logs": 1,
     "exporter.metrics": 3,
