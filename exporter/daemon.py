@@ -26,6 +26,7 @@ from exporter.collector import LogioCollector
 from exporter.config import Config, WorkspaceConfig
 from exporter.exposition import Exposition
 from exporter.logio import LogioClient
+from exporter.logs import fields
 from exporter.persist import StateFile
 from exporter.poller import Poller
 from exporter.state import ExporterState, WorkspaceState
@@ -67,7 +68,10 @@ class Exporter:
             for name, workspace in self.state_file.load(buckets).items():
                 if name in {w.workspace for w in config.workspaces}:
                     self.state.add(workspace)
-                    log.info("workspace=%s resumed from %s", name, config.state.file)
+                    log.info(
+                        "workspace resumed from the state file",
+                        extra=fields(workspace=name, path=config.state.file),
+                    )
 
     def start(self) -> None:
         with self._lock:
@@ -90,7 +94,7 @@ class Exporter:
             for name in old.keys() - new.keys():
                 self._stop(name)
                 self.state.remove(name)
-                log.info("workspace=%s removed", name)
+                log.info("workspace removed", extra=fields(workspace=name))
             for name, workspace in new.items():
                 if name in old and (restart_all or old[name] != workspace):
                     self._stop(name)
@@ -119,7 +123,7 @@ class Exporter:
         try:
             self.state_file.save(workspaces)
         except Exception:  # a boundary: one save failing must not stop the exporter
-            log.exception("cannot write state file %s", self.state_file.path)
+            log.exception("cannot write the state file", extra=fields(path=self.state_file.path))
             return
         self._saved = changes
 
@@ -158,10 +162,12 @@ class Exporter:
         self._running[workspace.workspace] = _Running(poller, client, stop, thread)
         thread.start()
         log.info(
-            "workspace=%s polling %s every %gs",
-            workspace.workspace,
-            workspace.endpoint,
-            self.config.poll.interval,
+            "polling",
+            extra=fields(
+                workspace=workspace.workspace,
+                endpoint=workspace.endpoint,
+                interval=f"{self.config.poll.interval:g}s",
+            ),
         )
 
     def _stop(self, name: str, timeout: float = 3.0) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.errors import StateFileError
+from exporter.logs import fields
 from exporter.state import WorkspaceState
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,16 @@ class StateFile:
         except (OSError, StateFileError) as exc:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             log.error(
-                "state file %s cannot be used (%s); moved to %s, rebuilding from the lookback",
-                self.path,
-                exc,
-                aside,
+                "state file cannot be used; moved aside, rebuilding from the lookback",
+                extra=fields(path=self.path, error=str(exc), moved_to=aside),
             )
             try:
                 self.path.rename(aside)
             except OSError as rename_error:
-                log.error("cannot move %s aside: %s", self.path, rename_error.strerror)
+                log.error(
+                    "cannot move the state file aside",
+                    extra=fields(path=self.path, error=rename_error.strerror),
+                )
             return {}
 
     def _read(self, buckets: tuple[float, ...]) -> dict[str, WorkspaceState]:

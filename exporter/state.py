@@ -19,6 +19,7 @@ from exporter.core.records import Batch
 from exporter.core.sessions import Histogram, Sessions
 from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
+from exporter.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +180,8 @@ class WorkspaceState:
         durations = Histogram.from_dict(sessions["durations"])
         if durations.bounds != buckets:
             log.warning(
-                "workspace=%s session_duration_buckets changed: the session duration "
-                "histogram starts from zero",
-                name,
+                "session_duration_buckets changed: the session duration histogram starts from zero",
+                extra=fields(workspace=name),
             )
             durations = Histogram(buckets)
         watermark = data["watermark"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from harness import logged
 
 from exporter.config import Config, Secret, StateConfig, WorkspaceConfig
 from exporter.core.records import LOGIN, Batch, Parsed, Record
@@ -72,5 +73,5 @@ class TestSaveIfChanged:
         path.rmdir()
         assert exporter.save_if_changed() is True
         assert exporter.save_if_changed() is False
-        assert [r.getMessage() for r in caplog.records] == [f"cannot write state file {path}"]
+        assert logged(caplog.records, "path") == [("ERROR", "cannot write the state file", path)]
         assert list(json.loads(path.read_text(encoding="utf-8"))["workspaces"]) == ["north"]

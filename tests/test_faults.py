@@ -48,7 +48,7 @@ from fault_helpers import (
     sleep_until,
     truth,
 )
-from harness import Samples, free_port, parse_samples, run_exporter, write_config
+from harness import Samples, free_port, logged, parse_samples, run_exporter, write_config
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
@@ -665,8 +665,9 @@ class TestResponseLimit:
         requests = simulator.requests()
         oversized = [s for s in requests if len(s.body) > self.LIMIT and s.at < gap]
         assert {s.status for s in oversized} == {200}
-        assert f"answer of {len(oversized[0].body)} bytes exceeds max_response_bytes" in (
-            exporter.log()
+        refusal = f"answer of {len(oversized[0].body)} bytes exceeds max_response_bytes"
+        assert ("error", "logio poll failed", "demo", "invalid_response", refusal) in logged(
+            exporter.lines(), "workspace", "reason", "error"
         )
         unavailable = [s for s in requests if s.status == 503]
         failed = {"invalid_response": len(oversized), "server": len(unavailable)}

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ExporterProcess, run_exporter, series, value, write_config
+from harness import ExporterProcess, logged, run_exporter, series, value, write_config
 
 from exporter import __version__
 from exporter.build import current
@@ -272,16 +272,25 @@ class TestInitialLookbackFailing:
                 [{"workspace": "demo", "api_url": simulator.url, "token": "revoked-token-5a"}],
             )
             with run_exporter(config, "--log.level=debug", ready=False) as exporter:
-                exporter.wait_for(lambda: exporter.log().count("poll failed reason=auth") >= 3)
+                exporter.wait_for(lambda: len(poll_failures(exporter)) >= 3)
                 ready = exporter.get("/ready")
-                failures = [
-                    line.split(" ")[1]
-                    for line in exporter.log().splitlines()
-                    if "logio poll failed reason=auth" in line
-                ]
+                failures = poll_failures(exporter)
         assert (ready.status_code, ready.text) == (503, "demo: initial lookback failing: auth\n")
-        assert failures[0] == "level=error"
-        assert set(failures[1:]) == {"level=debug"}
+        refused = (
+            "logio poll failed",
+            "demo",
+            "auth",
+            "HTTP 401 from /s/demo/capi/custom/logio: the token needs the 'Access to logio API' "
+            "claim",
+        )
+        assert failures[0] == ("error", *refused)
+        assert set(failures[1:]) == {("debug", *refused)}
+
+
+def poll_failures(exporter: ExporterProcess) -> list[tuple[object, ...]]:
+    """Level, message, workspace, reason and error of each failed poll logged so far."""
+    polls = logged(exporter.lines(), "workspace", "reason", "error")
+    return [poll for poll in polls if poll[1] == "logio poll failed"]
 
 
 class TestLoggedInSeconds:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import run_exporter, value, write_config
+from harness import logged, run_exporter, value, write_config
 
 from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.simulator import Scenario, SimulatorServer
@@ -119,14 +119,20 @@ class TestCorruptStateFile:
             with run_exporter(config) as exporter:
                 samples = exporter.scrape()
                 exporter.wait_for(state.exists, what="a new state file")
-                log = exporter.log()
+                lines = exporter.lines()
         aside = sorted(tmp_path.glob("state.json.corrupt-*"))
         assert [path.read_bytes() for path in aside] == [broken]
         problem = "not valid JSON: Expecting ',' delimiter: line 1 column 69 (char 68)"
-        assert (
-            f"state file {state} cannot be used ({problem}); moved to {aside[0]}, "
-            "rebuilding from the lookback"
-        ) in log
+        errors = [line for line in logged(lines, "path", "error", "moved_to") if line[0] == "error"]
+        assert errors == [
+            (
+                "error",
+                "state file cannot be used; moved aside, rebuilding from the lookback",
+                str(state),
+                problem,
+                str(aside[0]),
+            )
+        ]
         truth = scenario.logged_in_at(scenario.start)
         assert value(samples, "cention_agents_logged_in", workspace="demo") == len(truth)
         assert value(samples, "cention_up", workspace="demo") == 1

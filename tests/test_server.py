@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import write_config
+from harness import logged, write_config
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
@@ -345,12 +345,10 @@ class TestLimits:
         )
         assert statuses == [200] * 40 + [503]
         assert renders == [True, False]  # the 39 that waited shared one render
-        logged = [
-            (r.getMessage(), r.max_requests)
-            for r in caplog.records
-            if r.name == "exporter.web.server"
+        served = [r for r in caplog.records if r.name == "exporter.web.server"]
+        assert logged(served, "max_requests") == [
+            ("WARNING", "scrapes at the --web.max-requests limit: answering 503", 40)
         ]
-        assert logged == [("scrapes at the --web.max-requests limit: answering 503", 40)]
         assert (health.status_code, polled, after) == (200, True, 200)
 
     def test_scrapes_arriving_during_a_render_share_the_next(
@@ -505,6 +503,7 @@ class TestErrors:
             stop(server, http)
         assert (failed.status_code, failed.text) == (500, "internal server error\n")
         assert (health.status_code, health.text) == (200, "OK\n")
-        assert [
-            (r.getMessage(), r.method, r.path, r.exc_info is not None) for r in caplog.records
-        ] == [("request failed", "GET", "/metrics", True)]
+        assert logged(caplog.records, "method", "path") == [
+            ("ERROR", "request failed", "GET", "/metrics")
+        ]
+        assert [r.exc_info is not None for r in caplog.records] == [True]
