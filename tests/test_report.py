@@ -77,7 +77,7 @@ class TestDays:
 
     @settings(max_examples=200, deadline=None)
     @given(
-        st.lists(st.integers(0, 50), min_size=1, max_size=4),
+        st.lists(st.integers(1, 50), min_size=1, max_size=4),  # a day is never empty
         st.integers(-20, 250),
         st.integers(0, 120),
     )
