@@ -4,11 +4,13 @@ A reload keeps the state of every workspace that stays: only its poller restarts
 new settings. A workspace that appears starts with an initial lookback; one that goes
 away stops and its series disappear.
 
-With ``state.file`` set, a thread writes the file once per poll interval at most, and
-only when the state of some workspace changed since the last write (records applied,
-counting started, agents forgotten, a workspace added or removed); shutdown writes it
-once more. A crash between two writes loses no record: the file's watermark and overlap
-memory belong to the same instant, so the next start reads again what came after it.
+With ``state.file`` set, a thread writes to it once per poll interval at most, and only
+when the state of some workspace changed since the last write (records applied, counting
+started, agents forgotten, a workspace added or removed): what changed is appended to the
+journal, and now and then the snapshot is rewritten (``exporter.persist``); shutdown
+rewrites the snapshot. A crash between two writes loses no record: what the file tells
+belongs to one instant, watermark and overlap memory alike, so the next start reads again
+what came after it.
 """
 
 from __future__ import annotations
@@ -102,19 +104,20 @@ class Exporter:
         with self._lock:
             for name in list(self._running):
                 self._stop(name, timeout)
-        self.save()
+        self.save(compact=True)
 
-    def save(self) -> None:
-        """Write the state file, if one is configured; a failure is logged, not raised.
+    def save(self, *, compact: bool = False) -> None:
+        """Write what changed to the state file, if one is configured, or with ``compact``
+        its whole snapshot; a failure is logged, not raised.
 
-        Each workspace's ``changes`` is read before its snapshot: a change made meanwhile
+        Each workspace's ``changes`` is read before it is written: a change made meanwhile
         is in the file already and is written again next time, never missed."""
         if self.state_file is None:
             return
         workspaces = self.state.workspaces()
         changes = {workspace.name: workspace.changes for workspace in workspaces}
         try:
-            self.state_file.save(workspaces)
+            self.state_file.write(workspaces, compact=compact)
         except Exception:  # a boundary: one save failing must not stop the exporter
             log.exception("cannot write state file %s", self.state_file.path)
             return

@@ -1,15 +1,29 @@
-"""``state.file``: the file format of what the exporter needs to continue after a restart.
+"""``state.file``: what the exporter needs to continue after a restart, a snapshot and a journal.
 
-Written atomically (a temporary file in the same folder, fsync, rename, fsync of the
-folder), so a crash at any instant leaves the old file or the new one, never a mix. A file
-that cannot be read back, or that a newer version wrote in a schema this one does not
-know, is renamed aside as ``<file>.corrupt-<timestamp>`` and the exporter rebuilds from
-the lookback instead of failing.
+The snapshot is the state of every workspace; the journal beside it (``<file>.journal``,
+``exporter.journal``) appends each recorded transition since, so a poll that brings ten
+records writes about ten records' worth. The snapshot is rewritten, and the journal
+removed, when the journal outgrows half of it (``JOURNAL_SHARE``), when a workspace
+changed in a way it did not record (its initial lookback, a workspace added or removed),
+on the first write after a start and at shutdown. Reading back loads the snapshot and
+replays the journal's transitions through the same ``WorkspaceState`` methods.
 
-The file is JSON, one object per workspace as ``WorkspaceState.to_dict`` gives it, every
-field by name, under a schema version::
+Each step is safe at any crash. The snapshot is written atomically (a temporary file in
+the same folder, fsync, rename, fsync of the folder), so a crash leaves the old file or
+the new one, never a mix. Each snapshot has a new random id, and a journal applies only
+to the snapshot its first frame names: one left behind by a crash between a snapshot and
+the journal's removal holds only what that snapshot holds, and is ignored. A journal's
+torn last frame is dropped with a warning; a damaged frame before the end stops the
+replay there, and the journal is set aside. Both leave a state the exporter was in, from
+which the lookback reads again what came after.
 
-    {"schema": 2, "saved_at": 1764140000.0, "workspaces": {"demo": {"watermark": ...,
+A snapshot that cannot be read back, or that a newer version wrote in a schema this one
+does not know, is renamed aside as ``<file>.corrupt-<timestamp>`` and the exporter
+rebuilds from the lookback instead of failing. It is JSON, one object per workspace as
+``WorkspaceState.to_dict`` gives it, every field by name, under a schema version::
+
+    {"schema": 2, "saved_at": 1764140000.0, "journal": "9f0c4e2ab1d37a65",
+     "workspaces": {"demo": {"watermark": ...,
      "sessions": {..., "agents": {"anna": {"session_start": null, "logins": 3, ...}}},
      "overlap": {"records": [...], "rows": [...]}, "health": {"invalid_records": 0}}}}
 
@@ -22,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -29,8 +44,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from exporter import journal
 from exporter.errors import StateFileError
-from exporter.state import WorkspaceState
+from exporter.state import Transition, WorkspaceState
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +62,46 @@ _V1_AGENT_FIELDS = (
     "last_record",
 )
 """The order of an agent's values in schema 1."""
+JOURNAL_SHARE = 0.5
+"""The journal grows to this share of the snapshot's size before the snapshot is
+rewritten: so restarts replay at most that much, and each byte a poll appends costs at
+most 1 / JOURNAL_SHARE more bytes of snapshot later."""
+JOURNAL_MIN = 1 << 20
+"""Nor is a snapshot rewritten before the journal reaches this many bytes."""
 
 
 class StateFile:
-    """Reads and atomically writes the state file of all workspaces."""
+    """Reads the state file of all workspaces back, and writes what changed."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.journal_path = self.path.with_name(f"{self.path.name}.journal")
         self._lock = threading.Lock()
+        self._follows: str | None = None
+        """The id of the snapshot this process wrote, which the journal follows; None
+        when the next write must be a snapshot: none yet, or the last write failed."""
+        self._names: frozenset[str] = frozenset()
+        self._snapshot_bytes = self._journal_bytes = 0
+
+    def write(self, workspaces: list[WorkspaceState], *, compact: bool = False) -> None:
+        """Append each workspace's recorded transitions to the journal; or rewrite the
+        snapshot when ``compact``, or the journal cannot say the state (see the module)."""
+        with self._lock:
+            recorded = [(w.name, w.take_recorded()) for w in workspaces]
+            same = frozenset(name for name, _ in recorded) == self._names
+            frames = None if compact or not same else _frames(recorded)
+            if frames is None or self._journal_bytes + len(frames) > self._journal_limit():
+                self._snapshot(workspaces)
+            elif frames:
+                self._append(frames)
 
     def save(self, workspaces: list[WorkspaceState]) -> None:
-        """Snapshot each workspace under its own lock, then write outside of them."""
-        snapshot = {workspace.name: workspace.to_dict() for workspace in workspaces}
-        payload = {"schema": SCHEMA, "saved_at": time.time(), "workspaces": snapshot}
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        with self._lock:
-            write_atomically(self.path, body)
+        """Rewrite the snapshot of ``workspaces``; the journal starts afresh."""
+        self.write(workspaces, compact=True)
 
     def load(self, buckets: tuple[float, ...]) -> dict[str, WorkspaceState]:
-        """The saved workspaces; {} when there is no file or it had to be set aside."""
+        """The saved workspaces, their journal replayed; {} when there is no file or it
+        had to be set aside."""
         for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
             leftover.unlink(missing_ok=True)  # a write cut short by a crash
         try:
@@ -72,27 +109,40 @@ class StateFile:
         except FileNotFoundError:
             return {}
         except (OSError, StateFileError) as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            log.error(
-                "state file %s cannot be used (%s); moved to %s, rebuilding from the lookback",
-                self.path,
-                exc,
-                aside,
-            )
-            try:
-                self.path.rename(aside)
-            except OSError as rename_error:
-                log.error("cannot move %s aside: %s", self.path, rename_error.strerror)
+            self._set_aside(self.path, exc, "rebuilding from the lookback")
             return {}
 
+    def _journal_limit(self) -> float:
+        return max(self._snapshot_bytes * JOURNAL_SHARE, JOURNAL_MIN) if self._follows else 0
+
+    def _snapshot(self, workspaces: list[WorkspaceState]) -> None:
+        """Each workspace's state from this instant on, recorded after; then the old
+        journal is removed. Until both are done, the next write is a snapshot too."""
+        self._follows = None
+        snapshot_id = secrets.token_hex(8)
+        data = {workspace.name: workspace.checkpoint() for workspace in workspaces}
+        payload = {"schema": SCHEMA, "saved_at": time.time(), "journal": snapshot_id}
+        payload["workspaces"] = data
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        write_atomically(self.path, body)
+        self.journal_path.unlink(missing_ok=True)
+        self._names, self._snapshot_bytes, self._journal_bytes = frozenset(data), len(body), 0
+        self._follows = snapshot_id
+
+    def _append(self, frames: bytes) -> None:
+        """``frames`` after the journal's, or in a new journal that follows the snapshot.
+        If the append fails, the next write is a snapshot."""
+        follows, self._follows = self._follows, None
+        assert follows is not None
+        create = not self._journal_bytes
+        if create:
+            frames = journal.header(follows) + frames
+        append(self.journal_path, frames, create=create)
+        self._journal_bytes += len(frames)
+        self._follows = follows
+
     def _read(self, buckets: tuple[float, ...]) -> dict[str, WorkspaceState]:
-        raw = self.path.read_bytes()
-        try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise StateFileError(f"not valid JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise StateFileError(f"a JSON {type(payload).__name__}, not an object")
+        payload = journal.json_object(self.path.read_bytes())
         schema = payload.get("schema")
         upgrade = _UPGRADES.get(schema) if type(schema) is int else None
         if upgrade is None:
@@ -100,7 +150,52 @@ class StateFile:
         workspaces = payload.get("workspaces")
         if not isinstance(workspaces, dict):
             raise StateFileError("no workspaces object")
-        return {name: _load(name, upgrade, data, buckets) for name, data in workspaces.items()}
+        loaded = {name: _load(name, upgrade, data, buckets) for name, data in workspaces.items()}
+        self._replay(loaded, payload.get("journal"))
+        return loaded
+
+    def _replay(self, workspaces: dict[str, WorkspaceState], snapshot_id: object) -> None:
+        """Replay the journal that follows ``snapshot_id`` on ``workspaces``, up to its
+        first problem; set it aside if damaged."""
+        try:
+            found = journal.read(self.journal_path.read_bytes())
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("cannot read %s (%s); resuming from the snapshot", self.journal_path, exc)
+            return
+        if found.follows is not None and found.follows != snapshot_id:
+            log.info("%s follows another snapshot: ignored", self.journal_path)
+            return
+        applied, damaged = journal.replay(found, workspaces)
+        if damaged is not None:
+            then = f"resuming from the snapshot and the {applied} entries before"
+            self._set_aside(self.journal_path, damaged, then)
+        elif found.torn is not None:
+            log.warning(
+                "%s: %s, dropped: a write cut short; %d entries replayed",
+                self.journal_path,
+                found.torn,
+                applied,
+            )
+
+    def _set_aside(self, path: Path, problem: object, then: str) -> None:
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        log.error("state file %s cannot be used (%s); moved to %s, %s", path, problem, aside, then)
+        try:
+            path.rename(aside)
+        except OSError as rename_error:
+            log.error("cannot move %s aside: %s", path, rename_error.strerror)
+
+
+def _frames(recorded: list[tuple[str, list[Transition] | None]]) -> bytes | None:
+    """The journal frames of each workspace's transitions; None if some went unrecorded."""
+    frames = []
+    for name, transitions in recorded:
+        if transitions is None:
+            return None
+        frames += [journal.entry(name, transition) for transition in transitions]
+    return b"".join(frames)
 
 
 def _load(
@@ -175,8 +270,28 @@ def write_atomically(path: Path, body: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    folder = os.open(path.parent, os.O_RDONLY)
+    _fsync_folder(path.parent)
+
+
+def append(path: Path, frames: bytes, *, create: bool) -> None:
+    """Append ``frames`` to the file at ``path`` and fsync it; ``create`` makes the file
+    (it must not exist) and fsyncs the folder that now lists it."""
+    flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+    fd = os.open(path, flags, 0o600)
     try:
-        os.fsync(folder)
+        view = memoryview(frames)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
     finally:
-        os.close(folder)
+        os.close(fd)
+    if create:
+        _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
