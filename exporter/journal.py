@@ -1,4 +1,4 @@
-"""The state file's journal: each recorded transition since the snapshot, appended.
+"""The state file's journal: the transitions recorded since the snapshot, one write an entry.
 
 ``<state.file>.journal`` is a run of frames, each the length and the CRC-32 of its payload
 (4 bytes each, big-endian) and then the payload, UTF-8 JSON. The first names the snapshot
@@ -6,17 +6,17 @@ the journal follows, by the id the snapshot holds under ``journal``::
 
     {"journal": 1, "follows": "9f0c4e2ab1d37a65"}
 
-and each one after it is one ``Transition`` of one workspace, by name and argument::
+and each one after it, an entry, holds what one write took: each workspace's recorded
+``Transition``s in order, each by name and arguments::
 
-    {"workspace": "demo", "apply_window": {"batch": {"names": ["ann"], "timestamps":
-     [1767225601], "actions": ["Login"], "invalid": []}, "window_end": 1767225630,
-     "overlap": 600.0}}
+    {"demo": [{"apply_window": {"batch": {"names": ["ann"], "timestamps": [1767225601],
+     "actions": ["Login"], "invalid": []}, "window_end": 1767225630, "overlap": 600.0}}]}
 
-An append is one write and an fsync, so a crash leaves every frame before it whole and at
+An entry is one write and an fsync, so a crash leaves every entry before it whole and at
 most the last one cut short; ``read`` drops such a torn last frame and tells so, and stops
 at a frame that fails its checksum or its decoding with frames after it, which is damage
-rather than a crash, and tells that apart. What it returns before the problem is a state
-the exporter was in.
+rather than a crash, and tells that apart. The entries before the problem lead to a state
+the exporter was in, as a whole entry or none of it is replayed.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class Journal(NamedTuple):
 
     follows: str | None
     """The id of the snapshot it follows; None if even its first frame is unreadable."""
-    entries: list[tuple[str, Transition]]
-    """Each workspace's name with its transition, in the order they happened."""
+    entries: list[dict[str, list[Transition]]]
+    """Each write's transitions by workspace, in the order they happened."""
     torn: str | None
     """Why the last frame was dropped: a write cut short by a crash."""
     damaged: str | None
@@ -55,10 +55,14 @@ def header(follows: str) -> bytes:
     return frame({"journal": VERSION, "follows": follows})
 
 
-def entry(workspace: str, transition: Transition) -> bytes:
-    """The frame of one workspace's ``transition``."""
-    args = {key: _plain(value) for key, value in transition.args.items()}
-    return frame({"workspace": workspace, transition.name: args})
+def entry(recorded: Mapping[str, list[Transition]]) -> bytes:
+    """The frame of one write: each workspace's transitions, by name and arguments."""
+    return frame(
+        {
+            name: [{t.name: {key: _plain(value) for key, value in t.args.items()}} for t in ts]
+            for name, ts in recorded.items()
+        }
+    )
 
 
 def frame(payload: object) -> bytes:
@@ -96,22 +100,25 @@ def _frame_name(number: int) -> str:
 
 
 def replay(found: Journal, workspaces: Mapping[str, WorkspaceState]) -> tuple[int, str | None]:
-    """Replay ``found``'s entries on ``workspaces``, each on its own, up to the first for a
+    """Replay ``found``'s entries on ``workspaces``, up to the first that names a
     workspace they lack; the entries replayed, and why it stopped early if it did."""
     per_workspace: dict[str, list[Transition]] = defaultdict(list)
-    damaged = found.damaged
-    for number, (name, transition) in enumerate(found.entries, start=1):
-        if name not in workspaces:
-            damaged = f"entry {number}: workspace {name!r} is not in the snapshot"
+    damaged, replayed = found.damaged, 0
+    for number, recorded in enumerate(found.entries, start=1):
+        unknown = sorted(recorded.keys() - workspaces.keys())
+        if unknown:
+            damaged = f"entry {number}: workspace {unknown[0]!r} is not in the snapshot"
             break
-        per_workspace[name].append(transition)
+        for name, transitions in recorded.items():
+            per_workspace[name] += transitions
+        replayed = number
     for name, transitions in per_workspace.items():
         try:
             workspaces[name].replay(transitions)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             problem = f"replaying workspace {name!r}: {type(exc).__name__}: {exc}"
             raise StateFileError(problem) from None
-    return sum(map(len, per_workspace.values())), damaged
+    return replayed, damaged
 
 
 def _whole_frames(data: bytes) -> tuple[list[bytes], int]:
@@ -164,11 +171,19 @@ def _follows(payload: bytes) -> str:
     return str(head["follows"])
 
 
-def _entry(payload: bytes) -> tuple[str, Transition]:
-    data = json_object(payload)
-    workspace = data.pop("workspace", None)
-    if not isinstance(workspace, str) or len(data) != 1:
-        raise StateFileError("not one workspace's transition")
+def _entry(payload: bytes) -> dict[str, list[Transition]]:
+    recorded = json_object(payload)
+    if not all(isinstance(transitions, list) for transitions in recorded.values()):
+        raise StateFileError("not a list of transitions for each workspace")
+    return {
+        name: [_transition(transition) for transition in transitions]
+        for name, transitions in recorded.items()
+    }
+
+
+def _transition(data: object) -> Transition:
+    if not isinstance(data, dict) or len(data) != 1:
+        raise StateFileError(f"not one transition: {data!r:.80}")
     ((name, args),) = data.items()
     readers = _TRANSITIONS.get(name)
     if readers is None or not isinstance(args, dict) or set(args) != set(readers):
@@ -177,7 +192,7 @@ def _entry(payload: bytes) -> tuple[str, Transition]:
         values = {key: read(args[key]) for key, read in readers.items()}
     except (TypeError, ValueError, KeyError) as exc:
         raise StateFileError(f"{name}: {type(exc).__name__}: {exc}") from None
-    return workspace, Transition(name, values, True)
+    return Transition(name, values)
 
 
 def _plain(value: object) -> object:

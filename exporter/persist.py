@@ -89,7 +89,8 @@ class StateFile:
         with self._lock:
             recorded = [(w.name, w.take_recorded()) for w in workspaces]
             same = frozenset(name for name, _ in recorded) == self._names
-            frames = None if compact or not same else _frames(recorded)
+            due = compact or not same or self._follows is None
+            frames = None if due else _frames(recorded)
             if frames is None or self._journal_bytes + len(frames) > self._journal_limit():
                 self._snapshot(workspaces)
             elif frames:
@@ -113,7 +114,7 @@ class StateFile:
             return {}
 
     def _journal_limit(self) -> float:
-        return max(self._snapshot_bytes * JOURNAL_SHARE, JOURNAL_MIN) if self._follows else 0
+        return max(self._snapshot_bytes * JOURNAL_SHARE, JOURNAL_MIN)
 
     def _snapshot(self, workspaces: list[WorkspaceState]) -> None:
         """Each workspace's state from this instant on, recorded after; then the old
@@ -169,11 +170,12 @@ class StateFile:
             return
         applied, damaged = journal.replay(found, workspaces)
         if damaged is not None:
-            then = f"resuming from the snapshot and the {applied} entries before"
+            then = f"resuming from the snapshot and the entries before it: {applied} replayed"
             self._set_aside(self.journal_path, damaged, then)
         elif found.torn is not None:
             log.warning(
-                "%s: %s, dropped: a write cut short; %d entries replayed",
+                "%s: %s, as a crash during a write leaves it: dropped; "
+                "the %d entries before it replayed",
                 self.journal_path,
                 found.torn,
                 applied,
@@ -189,13 +191,12 @@ class StateFile:
 
 
 def _frames(recorded: list[tuple[str, list[Transition] | None]]) -> bytes | None:
-    """The journal frames of each workspace's transitions; None if some went unrecorded."""
-    frames = []
-    for name, transitions in recorded:
-        if transitions is None:
-            return None
-        frames += [journal.entry(name, transition) for transition in transitions]
-    return b"".join(frames)
+    """The journal entry of each workspace's transitions, b"" if there are none; None if
+    some went unrecorded."""
+    if any(transitions is None for _, transitions in recorded):
+        return None
+    taken = {name: transitions for name, transitions in recorded if transitions}
+    return journal.entry(taken) if taken else b""
 
 
 def _load(

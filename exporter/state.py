@@ -108,8 +108,6 @@ class Transition(NamedTuple):
 
     name: str
     args: dict[str, Any]
-    changed: bool
-    """It counted in ``changes``: a window that brought nothing new did not."""
 
 
 class WorkspaceState:
@@ -163,7 +161,7 @@ class WorkspaceState:
                 self.changes += 1
                 if self.recorded is not None:
                     args = {"now": now, "forget_before": forget_before}
-                    self.recorded.append(Transition("poll_succeeded", args, True))
+                    self.recorded.append(Transition("poll_succeeded", args))
             return Succeeded(self.health.succeeded(now), forgotten)
 
     def poll_failed(self, reason: str) -> bool:
@@ -233,9 +231,8 @@ class WorkspaceState:
         counts a record's occurrences against those it holds) and the invalid rows. On the
         state this window found, that makes the same change: a record with no new
         occurrence leaves the overlap's memory as it was. A window that brings nothing new
-        right after another that brought the same nothing replaces it, as the later one
-        alone moves the state to its end just as both do. The initial lookback goes
-        unrecorded."""
+        may replace the one before it (``_replaced_by``), so a quiet workspace holds one
+        transition however long it stays quiet. The initial lookback goes unrecorded."""
         recorded = self.recorded
         if recorded is None or not self.sessions.counting:
             self.recorded = None
@@ -247,11 +244,12 @@ class WorkspaceState:
             kept.names.extend(compress(batch.names, keep))
             kept.timestamps.extend(compress(batch.timestamps, keep))
             kept.actions.extend(compress(batch.actions, keep))
-        args = {"batch": kept, "window_end": window_end, "overlap": overlap}
-        if not changed and recorded and _same_nothing(recorded[-1], args):
-            recorded[-1] = Transition("apply_window", args, False)
+        transition = Transition("apply_window", {"batch": kept, "window_end": window_end})
+        transition.args["overlap"] = overlap
+        if not changed and recorded and _replaced_by(recorded[-1], transition):
+            recorded[-1] = transition
         else:
-            recorded.append(Transition("apply_window", args, bool(changed)))
+            recorded.append(transition)
         return new
 
     @classmethod
@@ -279,16 +277,16 @@ class WorkspaceState:
         return state
 
 
-def _same_nothing(last: Transition, args: dict[str, Any]) -> bool:
-    """``last`` is a window that brought nothing new, with the same invalid rows and
-    overlap as ``args``, and ending no later."""
-    before = last.args
+def _replaced_by(last: Transition, nothing: Transition) -> bool:
+    """Whether ``nothing``, a window that brought nothing new, makes on the state before
+    ``last`` the change of both: when ``last`` is a window that kept the same rows (so no
+    record either, and the same invalid rows), of the same overlap, ending no later."""
+    before, after = last.args, nothing.args
     return (
-        last.name == "apply_window"
-        and not last.changed
-        and before["batch"] == args["batch"]
-        and before["overlap"] == args["overlap"]
-        and before["window_end"] <= args["window_end"]
+        last.name == nothing.name
+        and before["batch"] == after["batch"]
+        and before["overlap"] == after["overlap"]
+        and before["window_end"] <= after["window_end"]
     )
 
 
