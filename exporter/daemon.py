@@ -58,8 +58,6 @@ class Exporter:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._saver: threading.Thread | None = None
-        self._saved: dict[str, int] | None = None
-        """Each workspace's ``changes`` as of the last write; None before the first."""
         self.state_file = StateFile(config.state.file) if config.state.file else None
         if self.state_file is not None:
             buckets = config.metrics.session_duration_buckets
@@ -106,30 +104,22 @@ class Exporter:
                 self._stop(name, timeout)
         self.save(compact=True)
 
-    def save(self, *, compact: bool = False) -> None:
+    def save(self, *, compact: bool = False) -> bool:
         """Write what changed to the state file, if one is configured, or with ``compact``
-        its whole snapshot; a failure is logged, not raised.
-
-        Each workspace's ``changes`` is read before it is written: a change made meanwhile
-        is in the file already and is written again next time, never missed."""
+        its whole snapshot; True if it wrote or tried to. A failure is logged, not
+        raised, and the next write is a whole snapshot."""
         if self.state_file is None:
-            return
-        workspaces = self.state.workspaces()
-        changes = {workspace.name: workspace.changes for workspace in workspaces}
+            return False
         try:
-            self.state_file.write(workspaces, compact=compact)
+            return self.state_file.write(self.state.workspaces(), compact=compact)
         except Exception:  # a boundary: one save failing must not stop the exporter
             log.exception("cannot write state file %s", self.state_file.path)
-            return
-        self._saved = changes
+            return True
 
     def save_if_changed(self) -> bool:
-        """``save`` if some workspace changed since the last write; True if it did."""
-        changes = {workspace.name: workspace.changes for workspace in self.state.workspaces()}
-        if changes == self._saved:
-            return False
-        self.save()
-        return True
+        """Write to the state file if some workspace changed since the last write, or the
+        set of workspaces did; True if it did."""
+        return self.save()
 
     def _save_while_running(self) -> None:
         while not self._stopping.wait(self.config.poll.interval):

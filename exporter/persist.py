@@ -80,21 +80,31 @@ class StateFile:
         self._follows: str | None = None
         """The id of the snapshot this process wrote, which the journal follows; None
         when the next write must be a snapshot: none yet, or the last write failed."""
-        self._names: frozenset[str] = frozenset()
+        self._written: dict[str, int] = {}
+        """Each workspace's ``changes`` when its transitions were last taken."""
         self._snapshot_bytes = self._journal_bytes = 0
 
-    def write(self, workspaces: list[WorkspaceState], *, compact: bool = False) -> None:
-        """Append each workspace's recorded transitions to the journal; or rewrite the
-        snapshot when ``compact``, or the journal cannot say the state (see the module)."""
+    def write(self, workspaces: list[WorkspaceState], *, compact: bool = False) -> bool:
+        """Append the transitions of each workspace that changed since the last write
+        to the journal; or rewrite the snapshot when ``compact``, or when the journal
+        cannot say the state (see the module). True if anything was written.
+
+        A workspace that did not change keeps what it recorded (windows that brought
+        nothing new) for the write after its next change: until then the file tells it
+        as of its last change, and a restart reads again what came after."""
         with self._lock:
-            recorded = [(w.name, w.take_recorded()) for w in workspaces]
-            same = frozenset(name for name, _ in recorded) == self._names
-            due = compact or not same or self._follows is None
-            frames = None if due else _frames(recorded)
+            changes = {workspace.name: workspace.changes for workspace in workspaces}
+            if compact or self._follows is None or changes.keys() != self._written.keys():
+                self._snapshot(workspaces, changes)
+                return True
+            changed = [w for w in workspaces if changes[w.name] != self._written[w.name]]
+            frames = _frames([(w.name, w.take_recorded()) for w in changed])
             if frames is None or self._journal_bytes + len(frames) > self._journal_limit():
-                self._snapshot(workspaces)
+                self._snapshot(workspaces, changes)
             elif frames:
                 self._append(frames)
+            self._written.update((w.name, changes[w.name]) for w in changed)
+            return bool(changed)
 
     def save(self, workspaces: list[WorkspaceState]) -> None:
         """Rewrite the snapshot of ``workspaces``; the journal starts afresh."""
@@ -116,9 +126,11 @@ class StateFile:
     def _journal_limit(self) -> float:
         return max(self._snapshot_bytes * JOURNAL_SHARE, JOURNAL_MIN)
 
-    def _snapshot(self, workspaces: list[WorkspaceState]) -> None:
-        """Each workspace's state from this instant on, recorded after; then the old
-        journal is removed. Until both are done, the next write is a snapshot too."""
+    def _snapshot(self, workspaces: list[WorkspaceState], changes: dict[str, int]) -> None:
+        """Each workspace's state as of now, what it records after going to the journal;
+        then the old journal is removed. Until both are done, the next write is a
+        snapshot too. ``changes`` were read before: a change made meanwhile is in the
+        snapshot, and taken again at the next write."""
         self._follows = None
         snapshot_id = secrets.token_hex(8)
         data = {workspace.name: workspace.checkpoint() for workspace in workspaces}
@@ -127,7 +139,7 @@ class StateFile:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         write_atomically(self.path, body)
         self.journal_path.unlink(missing_ok=True)
-        self._names, self._snapshot_bytes, self._journal_bytes = frozenset(data), len(body), 0
+        self._written, self._snapshot_bytes, self._journal_bytes = changes, len(body), 0
         self._follows = snapshot_id
 
     def _append(self, frames: bytes) -> None:

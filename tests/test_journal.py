@@ -120,10 +120,35 @@ class TestAppend:
         snapshot = path.read_bytes()
         for end in (T0 + 30, T0 + 60):
             workspace.apply_window(window([]), end, OVERLAP)
-        workspace.take_recorded()
-        state_file.write([workspace])
+        assert state_file.write([workspace]) is False
         assert path.read_bytes() == snapshot
         assert not path.with_name("state.json.journal").exists()
+
+    def test_a_workspace_that_did_not_change_waits_for_its_next_change(self, path: Path) -> None:
+        """A write takes only the workspaces that changed: a quiet one's window that
+        brought nothing goes in with its next change, before it."""
+        north, south = counting("north"), counting("south")
+        state_file = StateFile(path)
+        state_file.write([north, south])
+        north.apply_window(window([]), T0 + 30, OVERLAP)
+        later_windows(south, range(1))
+        state_file.write([north, south])
+        north.apply_window(window([Record("ann", T0 + 40, LOGIN)]), T0 + 60, OVERLAP)
+        state_file.write([north, south])
+        frames = path.with_name("state.json.journal").read_bytes()
+        entries = []
+        while frames:
+            (length,) = struct.unpack_from(">I", frames)
+            entries.append(json.loads(frames[8 : 8 + length]))
+            frames = frames[8 + length :]
+        assert [
+            {n: [t["apply_window"]["window_end"] for t in ts] for n, ts in e.items()}
+            for e in entries[1:]
+        ] == [
+            {"south": [T0 + 30]},
+            {"north": [T0 + 30, T0 + 60]},
+        ]
+        assert state_of(path) == {"north": north.to_dict(), "south": south.to_dict()}
 
 
 class TestCompaction:
@@ -363,6 +388,8 @@ class Life:
         self.now = T0
         self.history: list[Record] = []
         self.rows: list[tuple[str, int]] = []
+        self.written: dict[str, Any] = {}
+        """The state as of the last write that took it."""
 
     def step(self, kind: str, args: Any) -> None:
         if kind == "poll":
@@ -371,8 +398,9 @@ class Life:
             for workspace in (self.live, self.twin):
                 workspace.poll_succeeded(float(self.now), float(self.now - args))
         else:
-            self.state_file.write([self.live], compact=kind == "snapshot")
-            assert state_of(self.state_file.path) == {"demo": self.live.to_dict()}
+            if self.state_file.write([self.live], compact=kind == "snapshot"):
+                self.written = {"demo": self.live.to_dict()}
+            assert state_of(self.state_file.path) == self.written
 
     def _poll(
         self, advance: int, records: list[Any], invalid: list[Any], skip: int | None, overlap: int
@@ -399,8 +427,9 @@ class TestReplay:
     def test_each_write_loads_back_as_the_state_it_wrote(
         self, steps: list[tuple[str, Any]]
     ) -> None:
-        """Whatever the polls, after each write (an append or a snapshot) loading gives
-        the live state exactly, and recording changes nothing in how it counts."""
+        """Whatever the polls, after each write loading gives exactly the state as of
+        the last write that took it (an append after a change, or a snapshot), and
+        recording changes nothing in how the workspace counts."""
         with tempfile.TemporaryDirectory() as folder:
             life = Life(Path(folder) / "state.json")
             for kind, args in steps:
