@@ -203,11 +203,15 @@ class StateFile:
 
 
 def _frames(recorded: list[tuple[str, list[Transition] | None]]) -> bytes | None:
-    """The journal entry of each workspace's transitions, b"" if there are none; None if
-    some went unrecorded."""
-    if any(transitions is None for _, transitions in recorded):
-        return None
-    taken = {name: transitions for name, transitions in recorded if transitions}
+    """The journal entry of the transitions of workspaces that changed, b"" for none;
+    None if one changed without a record of it (an initial lookback), which only a
+    snapshot tells. (A change taken by the write before, as it raced with it, looks
+    alike and costs a snapshot too.)"""
+    taken = {}
+    for name, transitions in recorded:
+        if not transitions:
+            return None
+        taken[name] = transitions
     return journal.entry(taken) if taken else b""
 
 

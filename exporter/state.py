@@ -137,9 +137,7 @@ class WorkspaceState:
             new, count, invalid = self.overlap.take(batch, window_end, overlap)
             records: Iterable[Row] = new
             if self.recorded is not None:
-                records = self._record_window(
-                    batch, list(new), window_end, overlap, count or invalid
-                )
+                records = self._record_window(batch, new, window_end, overlap, count or invalid)
             self.sessions.apply(records)
             self.health.invalid_records += invalid
             self.watermark = window_end
@@ -224,8 +222,8 @@ class WorkspaceState:
         }
 
     def _record_window(
-        self, batch: Batch, new: list[Row], window_end: int, overlap: float, changed: int
-    ) -> list[Row]:
+        self, batch: Batch, new: Iterable[Row], window_end: int, overlap: float, changed: int
+    ) -> Iterable[Row]:
         """Record ``apply_window`` of the rows of ``batch`` that bring something: each row
         of a record with an occurrence that is ``new`` (all its occurrences, as the overlap
         counts a record's occurrences against those it holds) and the invalid rows. On the
@@ -237,20 +235,21 @@ class WorkspaceState:
         if recorded is None or not self.sessions.counting:
             self.recorded = None
             return new
+        rows = list(new)
         kept = Batch([], [], [], batch.invalid)
-        if new:
-            wanted = set(new)
+        if rows:
+            wanted = set(rows)
             keep = list(map(wanted.__contains__, batch.rows()))
             kept.names.extend(compress(batch.names, keep))
             kept.timestamps.extend(compress(batch.timestamps, keep))
             kept.actions.extend(compress(batch.actions, keep))
-        transition = Transition("apply_window", {"batch": kept, "window_end": window_end})
-        transition.args["overlap"] = overlap
+        args = {"batch": kept, "window_end": window_end, "overlap": overlap}
+        transition = Transition("apply_window", args)
         if not changed and recorded and _replaced_by(recorded[-1], transition):
             recorded[-1] = transition
         else:
             recorded.append(transition)
-        return new
+        return rows
 
     @classmethod
     def from_dict(

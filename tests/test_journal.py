@@ -195,6 +195,20 @@ class TestCompaction:
         assert not path.with_name("state.json.journal").exists()
         assert state_of(path) == {w.name: w.to_dict() for w in workspaces}
 
+    def test_a_change_without_a_record_makes_the_next_write_a_snapshot(self, path: Path) -> None:
+        """A transition that counts a change but records nothing (one added without
+        its record) cannot be replayed: the next write is a snapshot, which holds it."""
+        workspace = counting()
+        state_file = StateFile(path)
+        state_file.write([workspace])
+        later_windows(workspace, range(1))
+        state_file.write([workspace])
+        workspace.sessions.agents["agent 1"].logins = 7
+        workspace.changes += 1
+        state_file.write([workspace])
+        assert not path.with_name("state.json.journal").exists()
+        assert StateFile(path).load(BUCKETS)["demo"].sessions.agents["agent 1"].logins == 7
+
     def test_a_failed_append_makes_the_next_write_a_snapshot(
         self, path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
