@@ -4,11 +4,13 @@ A reload keeps the state of every workspace that stays: only its poller restarts
 new settings. A workspace that appears starts with an initial lookback; one that goes
 away stops and its series disappear.
 
-With ``state.file`` set, a thread writes the file once per poll interval at most, and
-only when the state of some workspace changed since the last write (records applied,
-counting started, agents forgotten, a workspace added or removed); shutdown writes it
-once more. A crash between two writes loses no record: the file's watermark and overlap
-memory belong to the same instant, so the next start reads again what came after it.
+With ``state.file`` set, a thread writes to it once per poll interval at most, and only
+when the state of some workspace changed since the last write (records applied, counting
+started, agents forgotten, a workspace added or removed): what changed is appended to the
+journal, and now and then the snapshot is rewritten (``exporter.persist``); shutdown
+rewrites the snapshot. A crash between two writes loses no record: what the file tells
+belongs to one instant, watermark and overlap memory alike, so the next start reads again
+what came after it.
 """
 
 from __future__ import annotations
@@ -60,8 +62,6 @@ class Exporter:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._saver: threading.Thread | None = None
-        self._saved: dict[str, int] | None = None
-        """Each workspace's ``changes`` as of the last write; None before the first."""
         self.state_file = StateFile(config.state.file) if config.state.file else None
         if self.state_file is not None:
             buckets = config.metrics.session_duration_buckets
@@ -109,31 +109,24 @@ class Exporter:
         with self._lock:
             for name in list(self._running):
                 self._stop(name, timeout)
-        self.save()
+        self.save(compact=True)
 
-    def save(self) -> None:
-        """Write the state file, if one is configured; a failure is logged, not raised.
-
-        Each workspace's ``changes`` is read before its snapshot: a change made meanwhile
-        is in the file already and is written again next time, never missed."""
+    def save(self, *, compact: bool = False) -> bool:
+        """Write what changed to the state file, if one is configured, or with ``compact``
+        its whole snapshot; True if it wrote or tried to. A failure is logged, not
+        raised, and the next write is a whole snapshot."""
         if self.state_file is None:
-            return
-        workspaces = self.state.workspaces()
-        changes = {workspace.name: workspace.changes for workspace in workspaces}
+            return False
         try:
-            self.state_file.save(workspaces)
+            return self.state_file.write(self.state.workspaces(), compact=compact)
         except Exception:  # a boundary: one save failing must not stop the exporter
             log.exception("cannot write the state file", extra=fields(path=self.state_file.path))
-            return
-        self._saved = changes
+            return True
 
     def save_if_changed(self) -> bool:
-        """``save`` if some workspace changed since the last write; True if it did."""
-        changes = {workspace.name: workspace.changes for workspace in self.state.workspaces()}
-        if changes == self._saved:
-            return False
-        self.save()
-        return True
+        """Write to the state file if some workspace changed since the last write, or the
+        set of workspaces did; True if it did."""
+        return self.save()
 
     def _save_while_running(self) -> None:
         while not self._stopping.wait(self.config.poll.interval):

@@ -106,7 +106,7 @@ class Histogram:
     def to_dict(self) -> dict[str, Any]:
         return {
             "bounds": list(self.bounds),
-            "counts": self.counts,
+            "counts": list(self.counts),
             "sum": self.sum,
             "count": self.count,
         }
