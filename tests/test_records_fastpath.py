@@ -335,6 +335,19 @@ class TestJsonFastPath:
         """Nested records, nulls and odd values give exactly the row-by-row result."""
         assert outcome(parse_json, body) == row_by_row_json(body)
 
+    def test_typed_rows_share_name_and_action_objects(self) -> None:
+        """Rows of one agent hold one name object, and each action is the rule's own."""
+        body = (
+            b'[{"name":"joe","timestamp":10,"action":"Login"},'
+            b'{"name":"joe","timestamp":11,"action":"Logout"},'
+            b'{"name":"joe","timestamp":12,"action":"Login"}]'
+        )
+        batch = parsing._typed_json(body, {})
+        assert batch is not None
+        assert batch.names[0] is batch.names[2]
+        assert batch.actions[0] is batch.actions[2] is LOGIN
+        assert batch.actions[1] is LOGOUT
+
     def test_nesting_too_deep_fails_as_row_by_row(self) -> None:
         """Nesting past the decoders' depth, even in a key the exporter skips, is no answer,
         with the message the row-by-row path gives."""

@@ -17,7 +17,7 @@ A week of a large contact center is a million rows, so ``parse_batch`` returns t
 columns (``Batch``) and takes fast paths for bodies of well-formed rows: CSV a chunk at a
 time with ``str.split``, JSON with msgspec decoding each object into the three typed
 fields. Each checks a batch with the rule's own parts (``is_name`` once per name,
-``ACTION_OF``, ``ints_in_range``), and whatever it cannot vouch for is parsed again row by
+``ACTIONS``, ``ints_in_range``), and whatever it cannot vouch for is parsed again row by
 row, so both give the same answer.
 """
 
@@ -101,19 +101,18 @@ def _json_batch(body: bytes, names: dict[str, str]) -> Batch:
 
 if TYPE_CHECKING:
     _Action = str
-else:
+else:  # a valid action, decoded as the one string object that ACTIONS holds for it
     _Action = Literal[tuple(sorted(ACTIONS))]
-    """A valid action; msgspec gives the one string object ``ACTIONS`` holds for it."""
 
 
 class _Row(msgspec.Struct, gc=False):
     """The three fields of a JSON row as the rule reads them; any other key is skipped.
 
-    msgspec decodes a body straight into these, checking each type as it goes: a bool, a
-    float or a number past 64 bits is no ``int`` to it, an action is one of ``ACTIONS``,
-    and a string holding a byte that is not UTF-8 or a lone surrogate is no JSON, so each
-    such body fails the decode and is read row by row. A row cannot form a cycle, so the
-    garbage collector need not track it.
+    msgspec decodes a body straight into these, checking each type as it goes: a bool or
+    a float is no ``int`` to it, an action is one of ``ACTIONS``, and a string holding a
+    byte that is not UTF-8 or a lone surrogate is no JSON, so each such body fails the
+    decode and is read row by row. A row cannot form a cycle, so the garbage collector
+    need not track it.
     """
 
     name: str
@@ -136,18 +135,8 @@ def _typed_json(body: bytes, names: dict[str, str]) -> Batch | None:
     except (msgspec.DecodeError, RecursionError):  # some row malformed, or no JSON at all
         return None
     stamps = list(map(_TIME, rows))
-    shared = _known_names(rows, names) if ints_in_range(stamps) else None
+    shared = _shared_names(list(map(_NAME, rows)), names) if ints_in_range(stamps) else None
     return None if shared is None else Batch(shared, stamps, list(map(_ACTION, rows)), [])
-
-
-def _known_names(rows: list[_Row], names: dict[str, str]) -> list[str] | None:
-    """The shared object of each row's name, or None if some name is none; ``_accept``
-    for rows whose names are mostly known, with one lookup each."""
-    shared = list(map(names.get, map(_NAME, rows)))
-    if all(shared):  # no name is empty, and None is false
-        return cast("list[str]", shared)
-    row_names = list(map(_NAME, rows))
-    return list(map(names.__getitem__, row_names)) if _accept(row_names, names) else None
 
 
 def _json_values(text: str) -> Any:
@@ -245,7 +234,8 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
     digits = "".join(stamps)
     if not (digits.isdigit() and digits.isascii() and all(stamps)):
         return False
-    if not _accept(row_names, names):
+    shared = _shared_names(row_names, names)
+    if shared is None:
         return False
     try:
         batch.actions.extend(map(ACTION_OF.__getitem__, fields[3::5]))
@@ -255,19 +245,24 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
     if not ints_in_range(times):
         return False
     batch.timestamps.extend(times)
-    batch.names.extend(map(names.__getitem__, row_names))
+    batch.names.extend(shared)
     return True
 
 
-def _accept(row_names: list[str], names: dict[str, str]) -> bool:
-    """Whether every name is valid; new ones join ``names``, the shared objects."""
-    if all(map(names.__contains__, row_names)):
-        return True
+def _shared_names(row_names: list[str], names: dict[str, str]) -> list[str] | None:
+    """The one object ``names`` holds for each name, or None if some name is no name.
+
+    Names not met before go through ``is_name`` and join ``names``; when all are known,
+    as in every poll but the first, this costs one lookup per row.
+    """
+    shared = list(map(names.get, row_names))
+    if all(shared):  # no name is empty, and None is false
+        return cast("list[str]", shared)
     new = set(row_names).difference(names)
     if not all(map(is_name, new)):
-        return False
+        return None
     names.update(zip(new, new, strict=True))
-    return True
+    return list(map(names.__getitem__, row_names))
 
 
 def _add_quoted(line: str, batch: Batch, names: dict[str, str]) -> bool:
