@@ -192,11 +192,27 @@ class TestCsvFastPath:
         body = f"1,{name},10,Login\n".encode()
         assert outcome(parse_csv, body) is InvalidResponseError
 
-    @settings(max_examples=300, deadline=None)
-    @given(fields=st.lists(st.text("0123456789", min_size=1, max_size=30), max_size=20))
-    def test_digit_fields_read_as_int_reads_them(self, fields: list[str]) -> None:
-        """Times read in one pass are the ints ``int`` reads, leading zeros and all."""
-        assert parsing._digits_ints(fields) == [int(field) for field in fields]
+    @settings(max_examples=500, deadline=None)
+    @given(
+        fields=st.lists(
+            st.one_of(
+                st.text("0123456789", min_size=1, max_size=30),
+                st.sampled_from(["", "-5", "-0", " 7", "7 ", "\t7", "+7", "1e3", "1.0", "٣"]),
+                st.sampled_from(["0" * 4400 + "7", "9" * 4400]),
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    def test_times_are_read_as_int_reads_ascii_digits(self, fields: list[str]) -> None:
+        """A batch of times is the ints ``int`` reads when every field is ASCII digits, and
+        no batch at all when some field is not one or has more digits than ``int`` reads."""
+        digits = all(field.isascii() and field.isdigit() for field in fields)
+        try:
+            expected = [int(field) for field in fields] if digits else None
+        except ValueError:
+            expected = None
+        assert parsing._times(fields) == expected
 
     def test_a_time_of_too_many_digits_fails_as_row_by_row(self) -> None:
         """Past Python's digit limit for int, both paths fail alike."""

@@ -230,19 +230,15 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
     count = (len(fields) + 1) // 5
     if len(fields) != 5 * count - 1 or fields[4::5].count("\n") != count - 1:
         return False  # some row has other than four fields
-    stamps, row_names = fields[2::5], fields[1::5]
-    digits = "".join(stamps)
-    if not (digits.isdigit() and digits.isascii() and all(stamps)):
+    times = _times(fields[2::5])
+    if times is None or not ints_in_range(times):
         return False
-    shared = _shared_names(row_names, names)
+    shared = _shared_names(fields[1::5], names)
     if shared is None:
         return False
     try:
         batch.actions.extend(map(ACTION_OF.__getitem__, fields[3::5]))
-        times = _digits_ints(stamps)
-    except (KeyError, ValueError):  # an action unknown; a time past int's digit limit
-        return False
-    if not ints_in_range(times):
+    except KeyError:  # an action unknown
         return False
     batch.timestamps.extend(times)
     batch.names.extend(shared)
@@ -252,14 +248,28 @@ def _add_lines(lines: str, batch: Batch, names: dict[str, str]) -> bool:
 _INTS = msgspec.json.Decoder(list[int])
 
 
-def _digits_ints(fields: list[str]) -> list[int]:
-    """``list(map(int, fields))`` for fields of ASCII digits, a third faster: msgspec reads
-    them as one JSON array. A leading zero is no JSON number, so then ``int`` reads them,
-    and past its digit limit raises the ``ValueError`` of ``int``."""
+def _times(fields: list[str]) -> list[int] | None:
+    """The int of each of one or more fields if all are ASCII digits, else None:
+    ``_csv_time`` for a batch.
+
+    msgspec reads the fields joined as one JSON array of ints, a third faster than ``int``
+    on each. A JSON int is ASCII digits but for a minus sign or whitespace around it, which
+    are looked for in the joined text; whatever else it refuses (a leading zero, a point,
+    an empty field, other digits) is checked and read field by field.
+    """
+    joined = ",".join(fields)  # "" for one empty field, which "[]" would read as none
+    if joined and not ("-" in joined or " " in joined or "\t" in joined):
+        try:
+            return _INTS.decode(joined.join("[]"))
+        except msgspec.DecodeError:
+            pass
+    digits = "".join(fields)
+    if not (digits.isdigit() and digits.isascii() and all(fields)):
+        return None
     try:
-        return _INTS.decode(",".join(fields).join("[]"))
-    except msgspec.DecodeError:
         return list(map(int, fields))
+    except ValueError:  # more digits than int reads
+        return None
 
 
 def _shared_names(row_names: list[str], names: dict[str, str]) -> list[str] | None:
