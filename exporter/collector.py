@@ -36,7 +36,7 @@ from prometheus_client.samples import Sample
 from exporter import metrics
 from exporter.build import BuildInfo, current
 from exporter.core.schedule import Schedule, is_open, required_agents
-from exporter.core.sessions import Histogram, Sessions
+from exporter.core.sessions import Agent, Histogram, Sessions
 from exporter.state import ExporterState, Health, WorkspaceState
 
 F = TypeVar("F", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily)
@@ -68,10 +68,20 @@ class LogioCollector(Collector):
             yield Metric(family.name, family.help, family.type)
 
     def collect(self) -> Iterator[Metric]:
-        families = _Families(self.per_agent, self.clock())
+        return self.scrape(self.per_agent)
+
+    def scrape(
+        self, per_agent: bool, copy: Callable[[WorkspaceState], object] | None = None
+    ) -> Iterator[Metric]:
+        """The families of one scrape, at the clock's instant; ``copy`` runs on each
+        workspace under its lock, for a caller that renders the per-agent series itself
+        from what it copies."""
+        families = _Families(per_agent, self.clock())
         for workspace in self.state.workspaces():
             with workspace.lock:
                 families.add_workspace(workspace)
+                if copy is not None:
+                    copy(workspace)
         build = _new(metrics.BUILD_INFO, GaugeMetricFamily)
         build.add_metric(self.build.labels(), 1)
         yield build
@@ -168,19 +178,12 @@ class _AgentFamilies:
         """The samples ``add_metric`` would give, built in bulk: at 10,000 agents a call
         and a label dict per sample would cost a fifth of rendering them. An agent's
         samples share one label dict, which the exposition only reads."""
-        agents = list(sessions.agents.values())
         labels = [{"workspace": workspace, "agent": name} for name in sessions.agents]
-        logged_in = [0 if agent.session_start is None else 1 for agent in agents]
-        _extend(self.logged_in, labels, logged_in)
-        _extend(self.logins, labels, [agent.logins for agent in agents])
-        _extend(self.logouts, labels, [agent.logouts for agent in agents])
-        _extend(self.seconds, labels, list(map(sessions.logged_in_seconds, agents)))
-        _extend_known(self.last_login, labels, [agent.last_login for agent in agents])
-        _extend_known(self.last_logout, labels, [agent.last_logout for agent in agents])
-        _extend_known(self.session_start, labels, [agent.session_start for agent in agents])
         today = sessions.today()
-        if today is not None:
-            _extend(self.today, labels, [sessions.today_seconds(a, today) for a in agents])
+        rows = [agent_values(sessions, agent, today) for agent in sessions.agents.values()]
+        columns = list(zip(*rows, strict=True)) or [()] * len(metrics.AGENT_FAMILIES)
+        for family, values in zip(self.all(), columns, strict=True):
+            _extend_known(family, labels, values)
 
     def all(self) -> Iterable[Metric]:
         yield from (
@@ -215,7 +218,25 @@ def _extend(family: Metric, labels: list[dict[str, str]], values: Sequence[float
     family.samples.extend(map(_new_sample, repeat(Sample), fields))
 
 
-def _extend_known(family: Metric, labels: list[dict[str, str]], values: list[int | None]) -> None:
+def _extend_known(
+    family: Metric, labels: list[dict[str, str]], values: Sequence[float | None]
+) -> None:
     """``_extend`` for the values that are not None."""
     known = [value is not None for value in values]
     _extend(family, list(compress(labels, known)), [v for v in values if v is not None])
+
+
+def agent_values(sessions: Sessions, agent: Agent, today: int | None) -> tuple[float | None, ...]:
+    """The agent's value in each family of ``metrics.AGENT_FAMILIES``, None where it has
+    no sample: the session start exists only while it is logged in, the seconds of today
+    (from ``today``, ``sessions.today()``) only while the day is known."""
+    return (
+        0 if agent.session_start is None else 1,
+        agent.logins,
+        agent.logouts,
+        sessions.logged_in_seconds(agent),
+        agent.last_login,
+        agent.last_logout,
+        agent.session_start,
+        None if today is None else sessions.today_seconds(agent, today),
+    )

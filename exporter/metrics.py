@@ -32,6 +32,11 @@ SUFFIXES: Mapping[Type, tuple[str, ...]] = MappingProxyType(
 AS_OF = " As of the last successful poll of the logio API."
 
 
+def escape(text: str) -> str:
+    """A label value, or OpenMetrics HELP text, as the exposition formats escape it."""
+    return text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
 @dataclass(frozen=True)
 class Family:
     """One metric family: its OpenMetrics name (a counter's without ``_total``), type,
@@ -62,8 +67,7 @@ class Family:
     @property
     def openmetrics_header(self) -> str:
         """Its ``# HELP`` and ``# TYPE`` lines in OpenMetrics, which also escapes quotes."""
-        text = self.help.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-        return f"# HELP {self.name} {text}\n# TYPE {self.name} {self.type}\n"
+        return f"# HELP {self.name} {escape(self.help)}\n# TYPE {self.name} {self.type}\n"
 
 
 _W = ("workspace",)

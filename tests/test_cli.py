@@ -272,6 +272,25 @@ class TestRun:
         assert value(samples, "cention_up", workspace="demo") == 1
         assert value(samples, "cention_agents_logged_in", workspace="demo") == logged_in(scenario)
 
+    def test_the_first_lines_name_the_version_then_the_addresses(
+        self, tmp_path: Path, simulator: SimulatorServer
+    ) -> None:
+        """As other exporters do: the version first, the listen addresses second."""
+        config = config_for(tmp_path / "config.yaml", simulator)
+        config.chmod(0o600)  # no warning about a readable token in between
+        with run_exporter(config, "--log.format=json") as exporter:
+            first, second = [json.loads(line) for line in exporter.log().splitlines()[:2]]
+        assert (first["msg"], first["version"], first["python_version"]) == (
+            "starting cention-logio-exporter",
+            __version__,
+            ".".join(map(str, sys.version_info[:3])),
+        )
+        assert (second["msg"], second["address"], second["telemetry_path"]) == (
+            "listening",
+            f"127.0.0.1:{exporter.port}",
+            "/metrics",
+        )
+
     def test_per_agent_off_reaches_the_scrape(
         self, tmp_path: Path, simulator: SimulatorServer, scenario: Scenario
     ) -> None:

@@ -21,6 +21,7 @@ EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.core.localtime": 2,
     "exporter.core.parsing": 1,
     "exporter.core.records": 6,
+    "exporter.core.report": 2,
     "exporter.core.window": 11,
     "exporter.logs": 1,
     "exporter.metrics": 3,

@@ -170,6 +170,28 @@ def has_data(series: list[dict[str, Any]]) -> bool:
     return any(math.isfinite(float(sample[1])) for sample in samples)
 
 
+def start_prometheus(config: Path, directory: Path, data: Path | None = None) -> Daemon:
+    """Prometheus with ``config`` on a free loopback port, its log in ``directory`` and its
+    data there too unless ``data`` (a TSDB directory) is given, once ready."""
+    port = free_port()
+    daemon = Daemon(
+        [
+            binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data or directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        port,
+        directory / "prometheus.log",
+    )
+    try:
+        daemon.wait_for(daemon.ready, "Prometheus /-/ready")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
 def query(prometheus: Daemon, expr: str) -> list[dict[str, Any]]:
     """The instant vector of ``expr`` now; fails on any error Prometheus reports."""
     answer = prometheus.get("/api/v1/query", query=expr)
@@ -331,19 +353,8 @@ def _prometheus(
     config = write_test_config(
         directory, f"127.0.0.1:{exporter.port}", alertmanager.url.removeprefix("http://")
     )
-    port = free_port()
-    daemon = Daemon(
-        [
-            binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={history}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        port,
-        directory / "prometheus.log",
-    )
+    daemon = start_prometheus(config, directory, history)
     try:
-        daemon.wait_for(daemon.ready, "Prometheus /-/ready")
         daemon.wait_for(
             lambda: query(daemon, 'up{job="cention-logio"} == 1') != [], "the exporter scraped"
         )

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import Samples, run_exporter, series, value, write_config
+from harness import Samples, logged, run_exporter, series, value, write_config
 
 from exporter.core.records import LOGIN, Record
 from exporter.simulator import Scenario, SimulatorServer
@@ -75,13 +75,17 @@ class TestReload:
             with run_exporter(path) as exporter:
                 path.write_text("workspaces: []\npoll: {interval: never}\n")
                 response = httpx.post(exporter.url + "/-/reload", timeout=10)
-                assert response.status_code == 500
-                assert response.text == (
-                    "reload failed: poll.interval: expected a duration like 500ms, 30s, 5m, 7d, "
-                    "got 'never'; workspaces: at least one workspace is required\n"
+                problems = (
+                    "poll.interval: expected a duration like 500ms, 30s, 5m, 7d, got 'never'; "
+                    "workspaces: at least one workspace is required"
+                )
+                assert (response.status_code, response.text) == (
+                    500,
+                    f"reload failed: {problems}\n",
                 )
                 assert series(exporter.scrape(), "cention_up", "workspace") == {"one": 1}
-                assert "reload failed, keeping the running config" in exporter.log()
+                errors = [line for line in logged(exporter.lines(), "error") if line[0] == "error"]
+                assert errors == [("error", "reload failed, keeping the running config", problems)]
 
     def test_a_changed_schedule_is_followed(self, tmp_path: Path) -> None:
         """A reload swaps the schedule: closed all week, then open all day with a plan of

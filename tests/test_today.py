@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter.collector import LogioCollector
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
-from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record
 from exporter.core.schedule import Schedule
 from exporter.core.sessions import Sessions
 from exporter.logio import LogioClient
@@ -350,3 +350,26 @@ class TestRestart:
             resumed.poll_once()
         expected = today_reference(simulated.history(later), STOCKHOLM, later)
         assert today(loaded.sessions) == expected
+
+    def test_a_new_time_zone_goes_into_the_journal(self, tmp_path: Path) -> None:
+        """A reload to Stockholm after the snapshot is journaled with the polls after it:
+        loaded back, the state is the same, today of the new zone included (ann logged out
+        at 00:30 local, half an hour after Stockholm's midnight)."""
+        workspace = WorkspaceState("demo", BUCKETS)
+        logins = [
+            Record("ann", utc(2026, 1, 16, 7), LOGIN),
+            Record("ann", utc(2026, 1, 16, 9), LOGOUT),
+            Record("ann", utc(2026, 1, 16, 10), LOGIN),
+        ]
+        workspace.apply_window(Batch.of(Parsed(logins, [])), utc(2026, 1, 16, 12), 600)
+        workspace.poll_succeeded(utc(2026, 1, 16, 12))
+        state_file = StateFile(tmp_path / "state.json")
+        state_file.write([workspace])
+        workspace.set_schedule(SCHEDULE)
+        logout = [Record("ann", utc(2026, 1, 16, 23, 30), LOGOUT)]
+        workspace.apply_window(Batch.of(Parsed(logout, [])), utc(2026, 1, 17, 1), 600)
+        state_file.write([workspace])
+        assert (tmp_path / "state.json.journal").exists()
+        loaded = StateFile(tmp_path / "state.json").load(BUCKETS)["demo"]
+        assert loaded.to_dict() == workspace.to_dict()
+        assert today(loaded.sessions) == today(workspace.sessions) == {"ann": 1800}

@@ -120,7 +120,7 @@ class Histogram:
     def to_dict(self) -> dict[str, Any]:
         return {
             "bounds": list(self.bounds),
-            "counts": self.counts,
+            "counts": list(self.counts),
             "sum": self.sum,
             "count": self.count,
         }
@@ -164,6 +164,11 @@ class Sessions:
         self.days_known_from: int | None = None
         """The first local midnight from which the closed sessions of each day are known;
         None: every day's are."""
+        self.changed: set[str] = set()
+        """Agents a record touched since ``take_changed``: the exposition renders their
+        series again, and only theirs (open sessions follow ``as_of``). One forgotten
+        leaves the set as it leaves ``agents``, which tells by its size, so the set never
+        holds more than ``agents`` even when nothing takes it."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -240,6 +245,11 @@ class Sessions:
             seconds += max(0.0, self.as_of - max(agent.session_start, today))
         return seconds
 
+    def take_changed(self) -> set[str]:
+        """The agents changed since the last call, which starts a new set."""
+        changed, self.changed = self.changed, set()
+        return changed
+
     def start_counting(self, at: float, *, close_window: bool = True) -> None:
         """End the initial lookback: from here on every record is counted.
 
@@ -310,6 +320,7 @@ class Sessions:
                 newest = timestamp
         self.logged_in_count += opened
         self.last_record = None if newest == -math.inf else int(newest)
+        self.changed.update(agents)  # all of them: cheaper than one set insertion per record
 
     def _apply_counted(self, records: Iterable[Row], since: float) -> None:
         """``apply`` once counting started at ``since``: every rule, every counter."""
@@ -324,6 +335,7 @@ class Sessions:
                 self._logout(agent, timestamp, since)
             agent.fresh = False
             agent.last_record = max(agent.last_record, timestamp)
+            self.changed.add(name)
             if self.last_record is None or timestamp > self.last_record:
                 self.last_record = timestamp
 
@@ -340,6 +352,7 @@ class Sessions:
         for name in gone:
             if self.agents.pop(name).logged_in:
                 self.logged_in_count -= 1
+        self.changed.difference_update(gone)
         return gone
 
     def _login(self, agent: Agent, timestamp: int) -> None:
