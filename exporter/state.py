@@ -154,6 +154,13 @@ class WorkspaceState:
             if count or invalid:
                 self.changes += 1
 
+    def lookback_until(self, now: float) -> None:
+        """A poll reads up to ``now``; in the initial lookback, only the sessions closed on
+        its last local day can make a today (``Sessions.rebuild_until``)."""
+        with self.lock:
+            if not self.sessions.counting:
+                self.sessions.rebuild_until(now)
+
     def poll_succeeded(self, now: float, forget_before: float | None = None) -> Succeeded:
         """Every window up to ``now`` is applied: the initial lookback ends here, if it has
         not yet, and agents without a record since ``forget_before`` are dropped."""

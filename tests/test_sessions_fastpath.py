@@ -105,6 +105,27 @@ class TestRebuild:
             rebuilt.apply(batch)
         assert state(rebuilt) == rules(batches)
 
+    @settings(max_examples=300, deadline=None)
+    @given(batches=st.lists(records, max_size=4), after=st.integers(0, 2 * DAY))
+    def test_the_lookback_keeps_only_its_last_days_figures(
+        self, batches: list[list[Record]], after: int
+    ) -> None:
+        """Told where the lookback ends, the rebuild skips the days before its last and
+        shows the same seconds of today as one that kept every day's."""
+        until = max((r.timestamp for batch in batches for r in batch), default=0) + after
+        full, skipping = Sessions(BUCKETS), Sessions(BUCKETS)
+        skipping.rebuild_until(until)
+        for sessions in (full, skipping):
+            for batch in batches:
+                sessions.apply(batch)
+            sessions.advance(until)
+        today = full.today()
+        assert today is not None
+        assert skipping.today() == today == until // DAY * DAY
+        assert [skipping.today_seconds(a, today) for a in skipping.agents.values()] == [
+            full.today_seconds(a, today) for a in full.agents.values()
+        ]
+
     def test_rebuild_keeps_the_first_login_of_a_session(self) -> None:
         """A Login while logged in keeps the start; a Logout then ends the session."""
         sessions = Sessions(BUCKETS)

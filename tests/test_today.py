@@ -216,6 +216,19 @@ class TestUnknownDay:
         sessions.advance(utc(2026, 1, 16, 16, 0, 10))
         assert today(sessions) == {"ann": 10}
 
+    def test_a_lookback_resumed_the_next_day_knows_only_that_day(self) -> None:
+        """A lookback that read until 12:00 and goes on the next day skipped closes it
+        will now need: the first day is unknown, the second known."""
+        sessions = Sessions(BUCKETS, STOCKHOLM)
+        sessions.rebuild_until(utc(2026, 1, 16, 12))
+        sessions.apply(MIDNIGHT)  # the closes of the 16th are kept, cy's of the 15th not
+        sessions.advance(utc(2026, 1, 16, 12))
+        assert today(sessions) == {"ann": 5400, "bo": 13 * H, "cy": 0, "di": 2700}
+        sessions.rebuild_until(utc(2026, 1, 17, 12))
+        assert today(sessions) is None
+        sessions.advance(utc(2026, 1, 16, 23, 0, 30))
+        assert today(sessions) == {"ann": 0, "bo": 30, "cy": 0, "di": 0}
+
     def test_no_agents_nothing_to_lose(self) -> None:
         """Without agents a new zone loses nothing: the day stays known."""
         sessions = Sessions(BUCKETS)

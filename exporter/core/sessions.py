@@ -227,6 +227,14 @@ class Sessions:
             self.forget_today()
         return True
 
+    def rebuild_until(self, until: float) -> None:
+        """The initial lookback reads up to ``until``: only the sessions closed on its
+        local day can make a today, so the rebuild keeps the day's figures of no other,
+        and the days before it are unknown (a lookback resumed later moves it on)."""
+        start = self.days.bounds(until)[0]
+        known = self.days_known_from
+        self.days_known_from = start if known is None else max(known, start)
+
     def forget_today(self) -> None:
         """Mark the closed sessions of ``as_of``'s local day unknown: from the next
         midnight on, the day's figures are exact again."""
@@ -283,13 +291,15 @@ class Sessions:
         the outcome the counting rules would have without their counters. ``fresh`` matters
         only while counting, and after its first record an agent is never fresh, so new
         agents start with it false. ``x > (last or x - 1)`` decides as ``max(last or x, x)``
-        in the rules. The day's bounds are looked up only when a close leaves the last day.
+        in the rules. A session closed before the day ``rebuild_until`` names keeps no day's
+        figures, and the day's bounds are looked up only when a close leaves the last day.
         """
         agents = self.agents
         newest: float = -math.inf if self.last_record is None else self.last_record
         opened = 0
         days = self.days
         day_start, day_end = days.start, days.end
+        known = -1 if self.days_known_from is None else self.days_known_from  # times are >= 0
         for name, timestamp, action in records:
             agent = agents.get(name)
             if agent is None:
@@ -307,13 +317,15 @@ class Sessions:
                 if start is not None:
                     agent.session_start = None
                     opened -= 1
-                    if not day_start <= timestamp < day_end:
+                    if timestamp < known:  # a day before the lookback's last: no today
+                        pass
+                    elif agent.day_start == day_start and day_start <= timestamp < day_end:
+                        seconds = timestamp - (start if start > day_start else day_start)
+                        if seconds > 0:
+                            agent.day_closed_seconds += seconds
+                    else:  # the agent's first close of the day, or another day
                         day_start, day_end = days.bounds(timestamp)
-                    seconds = timestamp - (start if start > day_start else day_start)
-                    if agent.day_start == day_start and seconds > 0:
-                        agent.day_closed_seconds += seconds
-                    else:
-                        _add_to_day(agent, day_start, seconds)
+                        _add_to_day(agent, day_start, timestamp - max(start, day_start))
             if timestamp > agent.last_record:
                 agent.last_record = timestamp
             if timestamp > newest:
