@@ -8,12 +8,11 @@ An agent that ``Sessions.changed`` names (a record came for it) gets its lines r
 again, agents that came, went or came back (their number, their identity) make the lines
 follow the new order, and when ``as_of`` moves, only the seconds (in all and today) of the
 agents logged in are rendered again, from the label text kept since the agent appeared. A
-new day (the local midnight passed, or today became known or unknown) renders every
-agent again. For gzip, the
-lines of ``BLOCK`` agents in a row are kept compressed as one piece of a deflate stream,
-so a scrape compresses only the blocks that changed (``Deflated``). ``copy`` runs under
-the workspace's lock: it follows the agents that came or went and copies values; the
-rendering waits until the lock is released.
+new day (the local midnight passed, or today became known or unknown) renders every agent
+again. For gzip, the lines of ``BLOCK`` agents in a row are kept compressed as one piece
+of a deflate stream, so a scrape compresses only the blocks that changed (``Deflated``).
+``copy`` runs under the workspace's lock: it follows the agents that came or went and
+copies values; the rendering waits until the lock is released.
 """
 
 from __future__ import annotations
@@ -257,7 +256,7 @@ class _WorkspaceLines:
             lines[PIECES * position + 2] = b" %s\n" % go_float(value).encode()
             blocks[position // BLOCK] = None
             if today is not None:
-                daily[PIECES * position + 2] = b" %s\n" % go_float(today).encode()
+                daily[PIECES * position + 2] = _short_float(today)
                 daily_blocks[position // BLOCK] = None
 
     def _set(self, family: int, position: int, value: float | None) -> None:
@@ -277,6 +276,12 @@ class _WorkspaceLines:
                 kept = blocks[block] = deflate(b"".join(lines[start : start + BLOCK * PIECES]))
             out.append(kept)
         return out
+
+
+def _short_float(value: float) -> bytes:
+    """A value's text as ``go_float`` makes it, in half the time for one below a million
+    (seconds of a day are), which Go and Python write alike."""
+    return b" %r\n" % value if 0 <= value < 1e6 else b" %s\n" % go_float(value).encode()
 
 
 def _moved(lines: list[bytes], positions: list[int | None]) -> list[bytes]:

@@ -27,8 +27,8 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from exporter.core.localtime import zone_named
 from exporter.core.records import ACTION_OF, Batch, all_timestamps, is_name
 from exporter.errors import StateFileError
 from exporter.state import Transition, WorkspaceState
@@ -224,11 +224,7 @@ def _zone_name(value: object) -> str:
     """The name of a time zone this system knows."""
     if not isinstance(value, str):
         raise TypeError(f"expected a time zone's name, got {value!r}")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {value!r}") from None
-    return value
+    return zone_named(value).key
 
 
 def _number(value: object) -> float:

@@ -22,7 +22,7 @@ from itertools import compress
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from exporter.core.localtime import UTC
+from exporter.core.localtime import UTC, zone_named
 from exporter.core.records import Batch, Row
 from exporter.core.schedule import Schedule
 from exporter.core.sessions import Histogram, Sessions
@@ -203,7 +203,7 @@ class WorkspaceState:
         """Count days in the zone named ``timezone`` from now on: a new schedule's zone,
         as the journal replays it (the schedule itself is the config's)."""
         with self.lock:
-            self._set_zone(ZoneInfo(timezone))
+            self._set_zone(zone_named(timezone))
 
     def _set_zone(self, zone: ZoneInfo) -> None:
         if self.sessions.set_zone(zone):

@@ -30,7 +30,16 @@ from prometheus_client.registry import Collector
 from test_metrics import AWKWARD, BUILD, SCRAPED, fixed_state
 
 from exporter import __version__
-from exporter.agentlines import BLOCK, PIECES, SECONDS, TODAY, deflate, gzip_member
+from exporter.agentlines import (
+    BLOCK,
+    PIECES,
+    SECONDS,
+    TODAY,
+    _short_float,
+    deflate,
+    go_float,
+    gzip_member,
+)
 from exporter.collector import LogioCollector
 from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.core.schedule import Schedule
@@ -258,6 +267,11 @@ class TestKeptLines:
         model.check(PROMETHEUS, True)
         assert {(TODAY, "in"), (TODAY, "out")} <= renewed(lines, before)
         assert lines.lines[TODAY][PIECES * lines.index["out"] + 2] == b" 0.0\n"
+
+    @given(value=st.floats(0, 2e6) | st.sampled_from([0.0, 1e-05, 999999.5, 1e6]))
+    def test_short_float_is_go_float(self, value: float) -> None:
+        """The quick text of a value of today is prometheus_client's, on both sides of 1e6."""
+        assert _short_float(value) == b" %s\n" % go_float(value).encode()
 
     def test_an_agent_forgotten_and_back_goes_last(self) -> None:
         """An agent forgotten and back between two scrapes, the count of agents the

@@ -9,12 +9,20 @@ case of their own.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY = 86400
 UTC = ZoneInfo("UTC")
 _EPOCH = date(1970, 1, 1).toordinal()
 _MARGIN = 36 * 3600  # wider than any UTC offset a zone has ever had
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The time zone of the IANA ``name``; ValueError if this system knows none such."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {name!r}") from None
 
 
 def wall_clock(zone: ZoneInfo, instant: float) -> tuple[date, int]:

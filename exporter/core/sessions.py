@@ -32,9 +32,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, get_args, get_type_hints
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from exporter.core.localtime import UTC, LocalDays
+from exporter.core.localtime import UTC, LocalDays, zone_named
 from exporter.core.records import LOGIN, Row
 
 LOGIN_WHILE_LOGGED_IN = "login_while_logged_in"
@@ -411,6 +411,6 @@ def _saved_zone(name: object) -> ZoneInfo:
     """The time zone a state was saved in; UTC if none or unknown here (then the name
     differs, and today is unknown)."""
     try:
-        return ZoneInfo(str(name)) if isinstance(name, str) else UTC
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return zone_named(name) if isinstance(name, str) else UTC
+    except ValueError:
         return UTC
