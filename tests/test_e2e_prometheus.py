@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,6 +46,7 @@ BUILDER = ROOT / "grafana" / "build_dashboard.py"
 DATASOURCE = ROOT / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 TOKEN = "e2e-token-5b7e"
 REQUESTS = "cention_logio_requests_total"
+POLLED = 'cention_logio_last_success_timestamp_seconds{workspace="demo"}'
 FORGOTTEN = "Fredrik Glömsk"
 """An agent who logged in 13 hours ago and never logged out."""
 SHORT = "Ebba Kort"
@@ -431,9 +434,65 @@ class TestDashboardQueries:
         evaluated = float(request.params()["time"])
         assert float(rows[0]["value"][1]) == pytest.approx(evaluated - (start - 13 * 3600))
 
-    @pytest.mark.skip(reason="report command not yet built")
-    def test_hours_today_equal_the_report(self, prometheus, dashboard):
-        """The *Hours logged in today* table equals `report --by day` for today, per agent."""
+    def test_hours_today_equal_the_report(self, prometheus, exporter, dashboard):
+        """The *Hours logged in today* table equals `report --by day` for today, per agent.
+
+        The table is as of the exporter's last poll and the report as of its own run, so an
+        agent logged out in both counts the same seconds, and an agent logged in counts in
+        the report at most the seconds since that poll more. A record arriving between
+        the table's reading and the report's shows as a changed table: then it tries again.
+        """
+        requests = {r.ref: r for r in panel_requests(dashboard, "Hours logged in today")}
+        config = exporter.log_path.with_suffix(".yaml")
+
+        def table() -> tuple[dict[str, float], set[str], float]:
+            seconds = {
+                row["metric"]["agent"]: float(row["value"][1])
+                for row in send(prometheus, requests["A"])
+                if row["metric"]["workspace"] == "demo"
+            }
+            now = {
+                row["metric"]["agent"]
+                for row in send(prometheus, requests["E"])
+                if row["metric"]["workspace"] == "demo" and float(row["value"][1]) == 1
+            }
+            (polled,) = query(prometheus, POLLED)
+            return seconds, now, float(polled["value"][1])
+
+        for _ in range(5):
+            before = table()
+            today = datetime.now(ZoneInfo(ZONE)).date().isoformat()
+            command = [sys.executable, "-m", "exporter", "report", f"--config.file={config}"]
+            options = ["--workspace=demo", f"--from={today}", f"--to={today}", "--output=json"]
+            reported = subprocess.run(
+                [*command, *options],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+                env={**os.environ, "CENTION_TOKEN": TOKEN},
+            )
+            ended = time.time()
+            assert (reported.returncode, reported.stderr) == (0, "")
+            prometheus.wait_for(lambda e=ended: table()[2] > e, "a poll after the report")
+            seconds, now, polled = before
+            closed = {agent: s for agent, s in seconds.items() if agent not in now}
+            after = table()
+            if {a: s for a, s in after[0].items() if a not in after[1]} == closed and (
+                after[1] == now
+            ):
+                break
+        else:
+            pytest.fail("the table changed during each of five reports")
+        rows = {row["agent"]: row for row in json.loads(reported.stdout)}
+        assert {row["date"] for row in rows.values()} <= {today}
+        assert {a for a, s in seconds.items() if s > 0} == set(rows)
+        assert len(now) > 1
+        for agent in rows.keys() & closed.keys():
+            assert rows[agent]["logged_in_seconds"] == closed[agent], agent
+        for agent in now:
+            extra = rows[agent]["logged_in_seconds"] - seconds[agent]
+            assert 0 <= extra <= ended - polled + 1, agent
 
 
 class TestAlerts:
