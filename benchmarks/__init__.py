@@ -10,11 +10,14 @@
   ``csv.reader`` plus ``int``, or ``json.loads`` (``workload``, ``ingest``);
 - ``ingest_memory``: peak resident memory above an idle exporter during that ingest, and
   during a week of 50,000 agents (``memory``);
-- ``steady_poll``: CPU time of a poll bringing 10 new records (``steady``);
+- ``steady_poll``: CPU time and bytes written of a poll bringing 10 new records, with the
+  state file on and 50,000 agents in 10 workspaces (``steady``);
 - ``state_memory``: resident bytes per agent that stay once the week is applied (``memory``);
-- ``scrape_10k``: rendering ``/metrics`` for 10,000 agents (``scrape``);
-- ``state_save``: writing the state file of 10,000 agents, and the writes an hour in
-  steady state (``state_save``).
+- ``scrape_10k``, ``scrape_50k``: ``/metrics`` for 10,000 and 50,000 agents over HTTP,
+  asked as Prometheus asks, against prometheus_client rendering the same samples; and
+  ``scrape_concurrent``: 20 scrapers at once against one alone (``scrape``).
+- ``state_save``: rewriting the state file's snapshot of 10,000 agents, and the writes
+  an hour in steady state (``state_save``).
 
 It exits 1 if any line says FAIL. Linux only: memory is read from ``/proc``.
 """

@@ -1,7 +1,9 @@
 """``ingest_csv`` and ``ingest_json``: the initial lookback of a week of 5,000 agents.
 
 Timed from the first request to the state fully applied, against the floor of fetching
-the same bytes and parsing them with the standard library (``benchmarks.workload``).
+the same bytes and parsing them with the standard library (``benchmarks.workload``):
+``json.loads``, or ``csv.reader`` plus ``int``. The exporter parses, checks, deduplicates
+and rebuilds sessions on top, yet JSON must take no longer than ``json.loads`` alone.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from benchmarks.report import Result, interleaved
 from benchmarks.workload import AGENTS, exporter_ingest, floor_ingest, initial_windows
 from exporter.core.records import Format
 
-TARGET = 2.0
+TARGETS: dict[Format, float] = {"csv": 1.3, "json": 1.0}
+"""The highest ratio to the floor each format may reach."""
 REPETITIONS = 7
 
 
@@ -32,4 +35,4 @@ def ingest(url: str, fmt: Format) -> Result:
         "windows": str(len(windows)),
         "repetitions": str(REPETITIONS),
     }
-    return Result(f"ingest_{fmt}", value, floor, TARGET, "s", "ratio", extra)
+    return Result(f"ingest_{fmt}", value, floor, TARGETS[fmt], "s", "ratio", extra)

@@ -1,17 +1,21 @@
-"""``state_save``: writing the state file of 10,000 agents, and how often it is written.
+"""``state_save``: rewriting the state file's snapshot of 10,000 agents, and how often the
+state file is written.
 
 Timed: ``StateFile.save`` of a workspace of 10,000 agents (``scrape.busy_workspace``)
 with a window of the last ten minutes applied, so its overlap memory is what a steady
 poll leaves: every object's ``to_dict`` under the lock, ``json.dumps`` and the atomic
-write (temporary file, fsync, rename, fsync of the folder). Floor: ``json.dumps`` of the
-very same plain data, made beforehand, written to a file and fsynced: the least any
-durable write of those bytes costs.
+write (temporary file, fsync, rename, fsync of the folder). That is what compacting the
+journal into the snapshot costs, now and then; a poll appends to the journal instead
+(``steady_poll``). Floor: ``json.dumps`` of the very same plain data, made beforehand,
+written to a file and fsynced: the least any durable write of those bytes costs.
 
-Saves per hour: the exporter's own policy (``Exporter.save_if_changed``, checked once
+Writes per hour: the exporter's own policy (``Exporter.save_if_changed``, checked once
 per poll interval by its saver) over a simulated hour of polls of two workspaces through
 the real ``Poller``: the 10,000 agents, each poll bringing 10 new records, and a quiet
-workspace that brings none; then an hour in which neither brings any. Saving after every
-poll of every workspace would write 2 x 120 = 240 times in either hour.
+workspace that brings none; then an hour in which neither brings any. Writing after every
+poll of every workspace would write 2 x 120 = 240 times in either hour. Of the busy
+hour's writes, ``snapshots_per_hour`` rewrote the snapshot and ``journal_kb_per_hour`` is
+what the others appended.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 from benchmarks.report import Result, interleaved, wall
 from benchmarks.scrape import AGENTS, busy_workspace
+from benchmarks.steady import StateFiles
 from benchmarks.workload import METRICS, POLL, START
 from exporter.config import Config, Secret, StateConfig, WorkspaceConfig
 from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record
@@ -76,7 +81,7 @@ def state_save() -> Result:
             REPETITIONS,
         )
         size = path.stat().st_size
-        busy, quiet = _saves_per_hour(workspace, Path(folder) / "policy.json")
+        busy, quiet, snapshots, journal = _saves_per_hour(workspace, Path(folder) / "policy.json")
     per_poll = 2 * HOUR // int(POLL.interval)
     extra = {
         "value_ms": f"{value * 1000:.1f}",
@@ -85,6 +90,8 @@ def state_save() -> Result:
         "agents": str(AGENTS),
         "saves_per_hour": str(busy),
         "quiet_saves_per_hour": str(quiet),
+        "snapshots_per_hour": str(snapshots),
+        "journal_kb_per_hour": f"{journal / 1000:.1f}",
         "per_poll_saves_per_hour": str(per_poll),
         "repetitions": str(REPETITIONS),
     }
@@ -100,8 +107,9 @@ def _floor(payload: object, path: Path) -> None:
         os.fsync(out.fileno())
 
 
-def _saves_per_hour(busy: WorkspaceState, path: Path) -> tuple[int, int]:
-    """Writes in an hour of polls bringing records to ``busy``, then in a quiet hour."""
+def _saves_per_hour(busy: WorkspaceState, path: Path) -> tuple[int, int, int, int]:
+    """Writes in an hour of polls bringing records to ``busy``, then in a quiet hour;
+    and of the busy hour, the snapshots rewritten and the bytes appended to the journal."""
     configs = [WorkspaceConfig(n, "https://cention.test", Secret("t")) for n in ("bench", "quiet")]
     exporter = Exporter(Config(workspaces=tuple(configs), state=StateConfig(file=str(path))))
     quiet = WorkspaceState("quiet", METRICS.session_duration_buckets)
@@ -120,10 +128,12 @@ def _saves_per_hour(busy: WorkspaceState, path: Path) -> tuple[int, int]:
         )
         pollers.append(poller)
     names = list(busy.sessions.agents)
-    saves = []
+    files = StateFiles(path)
+    saves, snapshots, appended = [], 0, 0
     for hour in range(3):  # the first only settles: the quiet workspace's initial lookback
         written = 0
         for poll in range(HOUR // int(POLL.interval)):
+            mark = files.mark()
             if hour < 2:
                 for index in range(NEW_RECORDS):
                     name = names[(poll * NEW_RECORDS + index) % len(names)]
@@ -134,5 +144,9 @@ def _saves_per_hour(busy: WorkspaceState, path: Path) -> tuple[int, int]:
             for poller in pollers:
                 poller.poll_once()
             written += exporter.save_if_changed()
+            rewritten, grown = files.since(mark)
+            if hour == 1:
+                snapshots += rewritten
+                appended += 0 if rewritten else grown
         saves.append(written)
-    return saves[1], saves[2]
+    return saves[1], saves[2], snapshots, appended

@@ -31,6 +31,7 @@ from exporter.commands import (
     flags,
     healthcheck,
     query,
+    report,
     run,
     simulate,
 )
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         (demo.add_parser, _demo),
         (backfill.add_parser, _backfill),
         (query.add_parser, _query),
+        (report.add_parser, _report),
     )
     for add_parser, dispatch in entries:
         add_parser(commands).set_defaults(dispatch=dispatch)
@@ -315,6 +317,13 @@ def _query(args: argparse.Namespace, redactor: logs.Redactor) -> int:
     return query.main(args, *chosen, redactor.scrub)
 
 
+def _report(args: argparse.Namespace, redactor: logs.Redactor) -> int:
+    chosen = _one_shot(args, redactor)
+    if isinstance(chosen, int):
+        return chosen
+    return report.main(args, *chosen, redactor.scrub)
+
+
 def _one_shot(
     args: argparse.Namespace, redactor: logs.Redactor
 ) -> tuple[Config, tuple[WorkspaceConfig, ...]] | int:
@@ -359,14 +368,15 @@ def _serve(
                 security=security,
                 status=lambda: workspace_status(exporter.state, exporter.config.metrics.per_agent),
                 max_requests=max_requests,
+                render=exporter.exposition.render,
             )
         except OSError as exc:  # its message names the address
             log.error("cannot listen", extra=fields(error=exc.strerror))
             return 1
-        exporter.start()
-        server.start()
         addresses = ", ".join(server.addresses)
         log.info("listening", extra=fields(address=addresses, telemetry_path=web.telemetry_path))
+        exporter.start()
+        server.start()
         signals.wait(reload)
         log.info("shutting down")
         server.shutdown()

@@ -1,14 +1,16 @@
 """The running exporter: one poller thread per workspace, reload, saves, orderly shutdown.
 
 A reload keeps the state of every workspace that stays: only its poller restarts with the
-new settings. A workspace that appears starts with an initial lookback; one that goes
-away stops and its series disappear.
+new settings, and its schedule is the new one from then on. A workspace that appears
+starts with an initial lookback; one that goes away stops and its series disappear.
 
-With ``state.file`` set, a thread writes the file once per poll interval at most, and
-only when the state of some workspace changed since the last write (records applied,
-counting started, agents forgotten, a workspace added or removed); shutdown writes it
-once more. A crash between two writes loses no record: the file's watermark and overlap
-memory belong to the same instant, so the next start reads again what came after it.
+With ``state.file`` set, a thread writes to it once per poll interval at most, and only
+when the state of some workspace changed since the last write (records applied, counting
+started, agents forgotten, a workspace added or removed): what changed is appended to the
+journal, and now and then the snapshot is rewritten (``exporter.persist``); shutdown
+rewrites the snapshot. A crash between two writes loses no record: what the file tells
+belongs to one instant, watermark and overlap memory alike, so the next start reads again
+what came after it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from exporter.collector import LogioCollector
 from exporter.config import Config, WorkspaceConfig
+from exporter.exposition import Exposition
 from exporter.logio import LogioClient
+from exporter.logs import fields
 from exporter.persist import StateFile
 from exporter.poller import Poller
 from exporter.state import ExporterState, WorkspaceState
@@ -47,24 +51,27 @@ class Exporter:
         self.config = config
         self.clock = clock
         self.state = ExporterState()
-        self.collector = LogioCollector(self.state, per_agent=config.metrics.per_agent)
+        self.collector = LogioCollector(self.state, per_agent=config.metrics.per_agent, clock=clock)
+        others = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(self.collector)
-        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        for collector in (self.collector, *others):
             self.registry.register(collector)
+        self.exposition = Exposition(self.collector, others)
+        """Renders the registry's collectors for ``/metrics``, per-agent lines kept."""
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._saver: threading.Thread | None = None
-        self._saved: dict[str, int] | None = None
-        """Each workspace's ``changes`` as of the last write; None before the first."""
         self.state_file = StateFile(config.state.file) if config.state.file else None
         if self.state_file is not None:
             buckets = config.metrics.session_duration_buckets
             for name, workspace in self.state_file.load(buckets).items():
                 if name in {w.workspace for w in config.workspaces}:
                     self.state.add(workspace)
-                    log.info("workspace=%s resumed from %s", name, config.state.file)
+                    log.info(
+                        "workspace resumed from the state file",
+                        extra=fields(workspace=name, path=config.state.file),
+                    )
 
     def start(self) -> None:
         with self._lock:
@@ -87,7 +94,7 @@ class Exporter:
             for name in old.keys() - new.keys():
                 self._stop(name)
                 self.state.remove(name)
-                log.info("workspace=%s removed", name)
+                log.info("workspace removed", extra=fields(workspace=name))
             for name, workspace in new.items():
                 if name in old and (restart_all or old[name] != workspace):
                     self._stop(name)
@@ -102,31 +109,24 @@ class Exporter:
         with self._lock:
             for name in list(self._running):
                 self._stop(name, timeout)
-        self.save()
+        self.save(compact=True)
 
-    def save(self) -> None:
-        """Write the state file, if one is configured; a failure is logged, not raised.
-
-        Each workspace's ``changes`` is read before its snapshot: a change made meanwhile
-        is in the file already and is written again next time, never missed."""
+    def save(self, *, compact: bool = False) -> bool:
+        """Write what changed to the state file, if one is configured, or with ``compact``
+        its whole snapshot; True if it wrote or tried to. A failure is logged, not
+        raised, and the next write is a whole snapshot."""
         if self.state_file is None:
-            return
-        workspaces = self.state.workspaces()
-        changes = {workspace.name: workspace.changes for workspace in workspaces}
+            return False
         try:
-            self.state_file.save(workspaces)
+            return self.state_file.write(self.state.workspaces(), compact=compact)
         except Exception:  # a boundary: one save failing must not stop the exporter
-            log.exception("cannot write state file %s", self.state_file.path)
-            return
-        self._saved = changes
+            log.exception("cannot write the state file", extra=fields(path=self.state_file.path))
+            return True
 
     def save_if_changed(self) -> bool:
-        """``save`` if some workspace changed since the last write; True if it did."""
-        changes = {workspace.name: workspace.changes for workspace in self.state.workspaces()}
-        if changes == self._saved:
-            return False
-        self.save()
-        return True
+        """Write to the state file if some workspace changed since the last write, or the
+        set of workspaces did; True if it did."""
+        return self.save()
 
     def _save_while_running(self) -> None:
         while not self._stopping.wait(self.config.poll.interval):
@@ -136,9 +136,13 @@ class Exporter:
         state = self.state.get(workspace.workspace)
         if state is None:
             state = WorkspaceState(
-                workspace.workspace, self.config.metrics.session_duration_buckets
+                workspace.workspace,
+                self.config.metrics.session_duration_buckets,
+                workspace.schedule,
             )
             self.state.add(state)
+        else:
+            state.set_schedule(workspace.schedule)
         client = LogioClient.from_config(workspace, self.config.poll, state.observe_request)
         poller = Poller(
             workspace,
@@ -155,10 +159,12 @@ class Exporter:
         self._running[workspace.workspace] = _Running(poller, client, stop, thread)
         thread.start()
         log.info(
-            "workspace=%s polling %s every %gs",
-            workspace.workspace,
-            workspace.endpoint,
-            self.config.poll.interval,
+            "polling",
+            extra=fields(
+                workspace=workspace.workspace,
+                endpoint=workspace.endpoint,
+                interval=f"{self.config.poll.interval:g}s",
+            ),
         )
 
     def _stop(self, name: str, timeout: float = 3.0) -> None:

@@ -31,6 +31,7 @@ from exporter.errors import (
     RequestTimeout,
     ServerError,
 )
+from exporter.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,10 @@ class Patient:
                 return call()
             except (RateLimitedError, ServerError, RequestTimeout, NetworkError) as exc:
                 wait = getattr(exc, "retry_after", None) or 2.0**attempt
-                log.warning("logio request failed (%s), retrying in %gs: %s", exc.reason, wait, exc)
+                log.warning(
+                    "logio request failed, retrying",
+                    extra=fields(reason=exc.reason, retry_in=f"{wait:g}s", error=str(exc)),
+                )
                 self.sleep(min(wait, MAX_RETRY_WAIT))
         return call()
 

@@ -32,6 +32,11 @@ SUFFIXES: Mapping[Type, tuple[str, ...]] = MappingProxyType(
 AS_OF = " As of the last successful poll of the logio API."
 
 
+def escape(text: str) -> str:
+    """A label value, or OpenMetrics HELP text, as the exposition formats escape it."""
+    return text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
 @dataclass(frozen=True)
 class Family:
     """One metric family: its OpenMetrics name (a counter's without ``_total``), type,
@@ -62,8 +67,7 @@ class Family:
     @property
     def openmetrics_header(self) -> str:
         """Its ``# HELP`` and ``# TYPE`` lines in OpenMetrics, which also escapes quotes."""
-        text = self.help.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-        return f"# HELP {self.name} {text}\n# TYPE {self.name} {self.type}\n"
+        return f"# HELP {self.name} {escape(self.help)}\n# TYPE {self.name} {self.type}\n"
 
 
 _W = ("workspace",)
@@ -123,6 +127,18 @@ ANOMALIES = Family(
     "Records that break the login/logout sequence.",
     ("workspace", "kind"),
 )
+BUSINESS_HOURS = Family(
+    "cention_business_hours",
+    "gauge",
+    "1 while the contact center is open by its schedule, 0 while closed; 1 without one.",
+    _W,
+)
+STAFFING_REQUIRED = Family(
+    "cention_staffing_required_agents",
+    "gauge",
+    "Agents the schedule's staffing plan requires now; 0 while closed. Absent without a plan.",
+    _W,
+)
 
 AGENT_LOGGED_IN = Family(
     "cention_agent_logged_in", "gauge", "1 if the agent is logged in." + AS_OF, _WA
@@ -147,6 +163,12 @@ AGENT_SESSION_START = Family(
     "Start of the agent's current session, present while logged in." + AS_OF,
     _WA,
 )
+AGENT_LOGGED_IN_TODAY = Family(
+    "cention_agent_logged_in_today_seconds",
+    "gauge",
+    "Time the agent spent logged in since the last midnight in the schedule's time zone." + AS_OF,
+    _WA,
+)
 
 WORKSPACE_FAMILIES = (
     UP,
@@ -160,6 +182,8 @@ WORKSPACE_FAMILIES = (
     LAST_SUCCESS,
     LAST_RECORD,
     ANOMALIES,
+    BUSINESS_HOURS,
+    STAFFING_REQUIRED,
 )
 """One series set per workspace."""
 AGENT_FAMILIES = (
@@ -170,6 +194,7 @@ AGENT_FAMILIES = (
     AGENT_LAST_LOGIN,
     AGENT_LAST_LOGOUT,
     AGENT_SESSION_START,
+    AGENT_LOGGED_IN_TODAY,
 )
 """One series per agent of each workspace; left out when ``metrics.per_agent`` is off."""
 FAMILIES = (BUILD_INFO, *WORKSPACE_FAMILIES, *AGENT_FAMILIES)

@@ -24,6 +24,7 @@ from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
 from exporter.logio import Fetcher
+from exporter.logs import fields
 from exporter.reader import Reader
 from exporter.state import WorkspaceState
 
@@ -67,7 +68,9 @@ class Poller:
             try:
                 delay = self.poll_once()
             except Exception:  # a boundary: one broken poll must not end the workspace
-                log.exception("workspace=%s poll failed unexpectedly", self.workspace.workspace)
+                log.exception(
+                    "poll failed unexpectedly", extra=fields(workspace=self.workspace.workspace)
+                )
                 self.state.poll_broke()
                 delay = self.poll.interval
             stop.wait(delay)
@@ -91,6 +94,7 @@ class Poller:
             lookback=self.poll.lookback,
             max_window=self.poll.max_window,
         )
+        self.state.lookback_until(now)
         applied = 0
         for window in windows:
             for end, batch in self.reader.pieces(self.client, window):
@@ -108,9 +112,12 @@ class Poller:
         for name in forgotten:
             self.names.pop(name, None)
         if forgotten:
-            log.info("workspace=%s forgot %d idle agents", self.workspace.workspace, len(forgotten))
+            log.info(
+                "forgot idle agents",
+                extra=fields(workspace=self.workspace.workspace, agents=len(forgotten)),
+            )
         if recovered:
-            log.info("workspace=%s logio poll succeeded", self.workspace.workspace)
+            log.info("logio poll succeeded", extra=fields(workspace=self.workspace.workspace))
         self.failures = 0
         return self.poll.interval
 
@@ -130,10 +137,8 @@ class Poller:
         self.failures += 1
         log.log(
             logging.ERROR if changed else logging.DEBUG,
-            "workspace=%s logio poll failed reason=%s: %s",
-            self.workspace.workspace,
-            exc.reason,
-            exc,
+            "logio poll failed",
+            extra=fields(workspace=self.workspace.workspace, reason=exc.reason, error=str(exc)),
         )
         return self._delay(exc)
 

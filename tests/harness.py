@@ -1,8 +1,11 @@
-"""Run the real exporter as a subprocess and read its /metrics over loopback HTTP."""
+"""Run the real exporter as a subprocess and read its /metrics and its log lines."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -10,7 +13,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +29,25 @@ def needs(tool: str) -> pytest.MarkDecorator:
     """Skip on a developer's machine without ``tool``; in CI (CI=true) a missing tool fails."""
     missing = shutil.which(tool) is None and os.environ.get("CI") != "true"
     return pytest.mark.skipif(missing, reason=f"{tool} is not installed (CI installs it)")
+
+
+PROMTOOL_ACCEPTS = ('cention_business_hours use base unit "seconds" instead of "hours"',)
+"""What ``promtool check metrics`` says of a name the issues spell out: its lint takes the
+``hours`` of ``cention_business_hours``, a 1/0 gauge, for a unit; the name is a contract."""
+
+
+def promtool_findings(exposition: str | bytes) -> list[str]:
+    """What ``promtool check metrics`` finds in ``exposition``, but ``PROMTOOL_ACCEPTS``:
+    each line it prints, and its exit status if it is neither 0 nor 3 (lint findings)."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: install Debian's prometheus package"
+    text = exposition.encode() if isinstance(exposition, str) else exposition
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, check=False, timeout=60
+    )
+    printed = (result.stdout + result.stderr).decode().splitlines()
+    found = [line for line in printed if line not in PROMTOOL_ACCEPTS]
+    return found + ([f"exit {result.returncode}"] if result.returncode not in (0, 3) else [])
 
 
 def free_port() -> int:
@@ -109,6 +131,11 @@ class ExporterProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def lines(self) -> list[dict[str, str]]:
+        """The log's lines parsed as logfmt, but for a last one still being written."""
+        text = self.log()
+        return log_lines(text[: text.rfind("\n") + 1])
+
 
 @contextmanager
 def run_exporter(
@@ -180,3 +207,41 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 def series(samples: Samples, name: str, label: str) -> dict[str, float]:
     """``{label value: sample value}`` of every sample of ``name``."""
     return {dict(key)[label]: v for (n, key), v in samples.items() if n == name}
+
+
+_PAIR = re.compile(r'([^ ="]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """A logfmt line's keys and values, each key once, the whole line consumed; a quoted
+    value is read with JSON's string escapes."""
+    parsed, position = {}, 0
+    while position < len(line):
+        pair = _PAIR.match(line, position)
+        assert pair is not None, f"not logfmt at {position}: {line[position:]!r}"
+        key, value = pair.groups()
+        assert key not in parsed, f"{key} twice"
+        parsed[key] = json.loads(value) if value.startswith('"') else value
+        position = pair.end()
+    return parsed
+
+
+def log_lines(text: str) -> list[dict[str, str]]:
+    """Every line of a logfmt log, parsed."""
+    return [parse_logfmt(line) for line in text.splitlines()]
+
+
+def logged(
+    entries: Iterable[logging.LogRecord | Mapping[str, object]], *keys: str
+) -> list[tuple[object, ...]]:
+    """``(level, message, *the values of keys)`` of each record caught by ``caplog`` or
+    line parsed from a log; ``None`` where one has no such key.
+
+    A record's level is its ``levelname`` (``ERROR``), a line's as written (``error``).
+    """
+    rows = []
+    for entry in entries:
+        if isinstance(entry, logging.LogRecord):
+            entry = {**vars(entry), "level": entry.levelname, "msg": entry.getMessage()}
+        rows.append(tuple(entry.get(key) for key in ("level", "msg", *keys)))
+    return rows

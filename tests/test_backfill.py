@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from harness import write_config
+from harness import log_lines, logged, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -543,11 +543,33 @@ def at(series: Series, name: str, t: int, **labels: str) -> float:
 
 class TestImport:
     def test_backfill_succeeds_and_logs_no_token(self, imported: Import) -> None:
-        """The command exits 0, says what it read, and the token is nowhere."""
+        """The command exits 0, says what it read and wrote, and the token is nowhere."""
         result = imported.result
         assert result.returncode == 0, result.stderr
-        assert "workspace=north: " in result.stderr
-        assert "workspace=south: " in result.stderr
+        first = imported.start - 7 * DAY  # the config's lookback before --from
+        logger = "exporter.commands.backfill"
+        read = [
+            {
+                "level": "info",
+                "logger": logger,
+                "msg": "history read",
+                "workspace": name,
+                "records": str(len(scenario.records(first, imported.stop, now=imported.stop))),
+                "requests": "9",  # nine days in windows of one
+                "invalid": "0",
+            }
+            for name, scenario in imported.scenarios.items()
+        ]
+        written = {
+            "level": "info",
+            "logger": logger,
+            "msg": "backfill written",
+            "path": str(imported.output),
+            "sample_times": str(len(imported.times())),
+            "step": "300s",
+        }
+        lines = [line for line in log_lines(result.stderr) if line["logger"] == logger]
+        assert [{k: v for k, v in line.items() if k != "ts"} for line in lines] == [*read, written]
         assert TOKEN not in result.stdout + result.stderr + imported.output.read_text()
         assert imported.output.read_text().endswith("# EOF\n")
 
@@ -665,7 +687,12 @@ class TestCommandErrors:
                 str(output),
             )
         assert result.returncode == 1
-        assert "workspace=demo: the logio API failed (auth): HTTP 401" in result.stderr
+        assert logged(log_lines(result.stderr), "error")[-1] == (
+            "error",
+            "backfill failed",
+            "workspace=demo: the logio API failed (auth): HTTP 401 from /s/demo/capi/custom/logio: "
+            "the token needs the 'Access to logio API' claim",
+        )
         assert "wrong-secret-77" not in result.stdout + result.stderr
         assert list(tmp_path.iterdir()) == [config]
 

@@ -1,4 +1,5 @@
-"""The exporter writes its state file when the state changed, not at every poll."""
+"""The exporter writes its state file when the state changed, not at every poll, and
+appends what changed to the journal rather than rewriting every workspace."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from harness import logged
 
 from exporter.config import Config, Secret, StateConfig, WorkspaceConfig
-from exporter.core.records import LOGIN, Batch, Parsed, Record
+from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record
 from exporter.daemon import Exporter
 from exporter.state import WorkspaceState
 
@@ -72,5 +74,26 @@ class TestSaveIfChanged:
         path.rmdir()
         assert exporter.save_if_changed() is True
         assert exporter.save_if_changed() is False
-        assert [r.getMessage() for r in caplog.records] == [f"cannot write state file {path}"]
+        assert logged(caplog.records, "path") == [("ERROR", "cannot write the state file", path)]
         assert list(json.loads(path.read_text(encoding="utf-8"))["workspaces"]) == ["north"]
+
+
+class TestJournal:
+    def test_changes_are_appended_and_shutdown_rewrites_the_snapshot(self, path: Path) -> None:
+        """After the first write the snapshot stays as written while changes go to the
+        journal; stopping writes them all into a new snapshot and removes the journal."""
+        exporter = Exporter(config(path, "north"))
+        north = WorkspaceState("north", (60.0,))
+        north.apply_window(window(Record("ann", 900, LOGIN)), 1000, 600)
+        north.poll_succeeded(1000.0)
+        exporter.state.add(north)
+        assert exporter.save_if_changed() is True
+        snapshot = path.read_bytes()
+        north.apply_window(window(Record("ann", 1010, LOGOUT)), 1030, 600)
+        assert exporter.save_if_changed() is True
+        journal = path.with_name("state.json.journal")
+        assert (path.read_bytes(), journal.exists()) == (snapshot, True)
+        exporter.stop()
+        assert not journal.exists()
+        saved = json.loads(path.read_text(encoding="utf-8"))["workspaces"]["north"]
+        assert saved["sessions"]["records_total"] == {"login": 0, "logout": 1}

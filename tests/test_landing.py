@@ -256,8 +256,7 @@ class TestWorkspaceStatus:
                 ("lars.lund", NOW - 100, LOGOUT),
             ]
         )
-        demo.health.up = demo.health.ready = True
-        demo.health.reason, demo.health.last_success = "ok", NOW - 2.5
+        demo.health.succeeded(NOW - 2.5)
         sales = WorkspaceState("sales", (60.0,))
         state.add(demo)
         state.add(sales)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from harness import parse_logfmt
 
 from exporter.logs import REDACTED, JsonFormatter, LogfmtFormatter, Redactor, fields, setup
 
@@ -30,23 +30,6 @@ def make_record(
     record.created, record.msecs = CREATED, 123.0
     record.__dict__.update(extra or {})
     return record
-
-
-_PAIR = re.compile(r'([^ ="]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
-
-
-def parse_logfmt(line: str) -> dict[str, str]:
-    """A logfmt line's keys and values, each key once, the whole line consumed; a quoted
-    value is read with JSON's string escapes."""
-    parsed, position = {}, 0
-    while position < len(line):
-        pair = _PAIR.match(line, position)
-        assert pair is not None, f"not logfmt at {position}: {line[position:]!r}"
-        key, value = pair.groups()
-        assert key not in parsed, f"{key} twice"
-        parsed[key] = json.loads(value) if value.startswith('"') else value
-        position = pair.end()
-    return parsed
 
 
 PARSERS = {"logfmt": parse_logfmt, "json": json.loads}

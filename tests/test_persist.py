@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import logged
 
 from exporter.config import DEFAULT_BUCKETS
 from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record
@@ -20,6 +21,7 @@ BUCKETS = (60.0, 3600.0)
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = 1_767_225_600
 """The ``T0`` of ``fixtures/make_state_v1.py``."""
+SET_ASIDE = "state file cannot be used; moved aside, rebuilding from the lookback"
 
 
 def busy_workspace(name: str = "demo", agents: int = 3) -> WorkspaceState:
@@ -67,6 +69,8 @@ class TestRoundTrip:
             "last_logout": 1100,
             "last_record": 1100,
             "fresh": False,
+            "day_start": 0,
+            "day_closed_seconds": 200.0,
         }
 
     def test_a_field_missing_or_unknown_breaks_nothing(self, tmp_path: Path) -> None:
@@ -81,16 +85,28 @@ class TestRoundTrip:
         path.write_text(json.dumps(saved), encoding="utf-8")
         loaded = StateFile(path).load(BUCKETS)["demo"].sessions.agents
         assert loaded == {
-            "ann": Agent(None, 0, 1, 100.0, 0.0, 900, 1100, 1100),
+            "ann": Agent(
+                None, 0, 1, 100.0, 0.0, 900, 1100, 1100, day_start=0, day_closed_seconds=200.0
+            ),
             "bob": Agent(None, 0, 1, 0.0, 0.0, None, 1200, 1200),
         }
 
     @pytest.mark.parametrize(
-        ("field", "value"),
-        [("logins", "3"), ("logins", True), ("closed_seconds", None), ("fresh", 0)],
+        ("field", "value", "problem"),
+        [
+            ("logins", "3", "expected <class 'int'>, got '3'"),
+            ("logins", True, "expected <class 'int'>, got True"),
+            ("closed_seconds", None, "expected <class 'float'>, got None"),
+            ("fresh", 0, "expected <class 'bool'>, got 0"),
+        ],
     )
     def test_a_value_of_the_wrong_type_is_refused(
-        self, tmp_path: Path, field: str, value: object, caplog: pytest.LogCaptureFixture
+        self,
+        tmp_path: Path,
+        field: str,
+        value: object,
+        problem: str,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """A field whose value is not of its type makes the file unusable, set aside."""
         path = tmp_path / "state.json"
@@ -99,8 +115,11 @@ class TestRoundTrip:
         saved["workspaces"]["demo"]["sessions"]["agents"]["ann"][field] = value
         path.write_text(json.dumps(saved), encoding="utf-8")
         assert StateFile(path).load(BUCKETS) == {}
-        assert [p.name.split("-")[0] for p in tmp_path.iterdir()] == ["state.json.corrupt"]
-        assert "workspace 'demo': TypeError: expected" in caplog.records[0].getMessage()
+        aside = list(tmp_path.iterdir())
+        assert [p.name.split("-")[0] for p in aside] == ["state.json.corrupt"]
+        assert logged(caplog.records, "path", "error", "moved_to") == [
+            ("ERROR", SET_ASIDE, path, f"workspace 'demo': TypeError: {problem}", aside[0])
+        ]
 
     def test_changed_buckets_reset_only_the_histogram(self, tmp_path: Path) -> None:
         """New bucket bounds start the histogram at zero and keep everything else."""
@@ -285,9 +304,8 @@ class TestCorrupt:
         aside = list(tmp_path.glob("state.json.corrupt-*"))
         assert [p.read_bytes() for p in aside] == [content]
         assert not path.exists()
-        assert [r.getMessage() for r in caplog.records] == [
-            f"state file {path} cannot be used ({problem}); moved to {aside[0]}, "
-            "rebuilding from the lookback"
+        assert logged(caplog.records, "path", "error", "moved_to") == [
+            ("ERROR", SET_ASIDE, path, problem, aside[0])
         ]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from harness import logged
 from logio_fake import FakeLogio
 
 from exporter.config import MetricsConfig, PollConfig, Secret, WorkspaceConfig
@@ -20,6 +21,8 @@ from exporter.state import ExporterState, WorkspaceState
 DAY = 86400
 POLL = PollConfig(interval=30, timeout=5, overlap=600, lookback=7 * DAY, max_window=DAY)
 T0 = 1_700_000_000
+PATH = "/s/demo/capi/custom/logio"
+"""Where the client asks for workspace ``demo``'s records."""
 
 
 def make_poller(
@@ -343,15 +346,22 @@ class TestFailures:
         with caplog.at_level(logging.DEBUG, logger="exporter.poller"):
             for _ in range(7):
                 poller.poll_once()
-        failed = "workspace=demo logio poll failed reason="
-        assert [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records] == [
-            ("INFO", "workspace=demo logio poll succeeded"),
-            ("ERROR", failed + "server"),
-            ("DEBUG", failed + "server"),
-            ("INFO", "workspace=demo logio poll succeeded"),
-            ("ERROR", failed + "server"),
-            ("ERROR", failed + "rate_limited"),
-            ("DEBUG", failed + "rate_limited"),
+        succeeded = ("logio poll succeeded", "demo", None, None)
+        server = ("logio poll failed", "demo", "server", f"HTTP 503 from {PATH}")
+        limited = (
+            "logio poll failed",
+            "demo",
+            "rate_limited",
+            f"HTTP 429 from {PATH}: rate limited",
+        )
+        assert logged(caplog.records, "workspace", "reason", "error") == [
+            ("INFO", *succeeded),
+            ("ERROR", *server),
+            ("DEBUG", *server),
+            ("INFO", *succeeded),
+            ("ERROR", *server),
+            ("ERROR", *limited),
+            ("DEBUG", *limited),
         ]
         assert (poller.state.health.ready, poller.state.health.reason) == (True, "rate_limited")
 
@@ -419,6 +429,7 @@ class TestRunLoop:
         poller.client = Broken()
         poller.run(stop)
         assert len(calls) == 2
-        assert [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
-            ("ERROR", "workspace=demo poll failed unexpectedly", True)
+        assert logged(caplog.records, "workspace") == [
+            ("ERROR", "poll failed unexpectedly", "demo")
         ]
+        assert [r.exc_info is not None for r in caplog.records] == [True]

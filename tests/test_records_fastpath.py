@@ -192,6 +192,28 @@ class TestCsvFastPath:
         body = f"1,{name},10,Login\n".encode()
         assert outcome(parse_csv, body) is InvalidResponseError
 
+    @settings(max_examples=500, deadline=None)
+    @given(
+        fields=st.lists(
+            st.one_of(
+                st.text("0123456789", min_size=1, max_size=30),
+                st.sampled_from(["", "-5", "-0", " 7", "7 ", "\t7", "+7", "1e3", "1.0", "٣"]),
+                st.sampled_from(["0" * 4400 + "7", "9" * 4400]),
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    def test_times_are_read_as_int_reads_ascii_digits(self, fields: list[str]) -> None:
+        """A batch of times is the ints ``int`` reads when every field is ASCII digits, and
+        no batch at all when some field is not one or has more digits than ``int`` reads."""
+        digits = all(field.isascii() and field.isdigit() for field in fields)
+        try:
+            expected = [int(field) for field in fields] if digits else None
+        except ValueError:
+            expected = None
+        assert parsing._times(fields) == expected
+
     def test_a_time_of_too_many_digits_fails_as_row_by_row(self) -> None:
         """Past Python's digit limit for int, both paths fail alike."""
         body = b"1,joe," + b"9" * 5000 + b",Login\n"
@@ -267,11 +289,45 @@ class TestJsonFastPath:
         body = json.dumps(value).encode()
         assert outcome(parse_json, body) == row_by_row_json(body)
 
-    def test_valid_rows_are_taken_by_the_hook(self) -> None:
-        """An array of valid objects is read by the object hook alone."""
-        body = b'[{"id":1,"name":"joe","timestamp":10,"action":"Login"}]'
-        batch = parsing._json_batch(body.decode(), {})
-        assert batch == Batch(["joe"], [10], [LOGIN], [])
+    def test_valid_rows_are_taken_by_the_typed_decode(self) -> None:
+        """An array of valid objects is read by the typed decode alone; id and other keys,
+        whatever they hold, are skipped."""
+        body = (
+            b'\xef\xbb\xbf [{"id":1,"name":"joe","timestamp":10,"action":"Login"},\n'
+            b' {"x":{"name":"b","timestamp":true},"id":' + b"9" * 5000 + b","
+            b'"action":"Logout","timestamp":11,"name":"ann","y":[null,"\xff"]}]\r\n'
+        )
+        assert parsing._typed_json(body, {}) == Batch(["joe", "ann"], [10, 11], [LOGIN, LOGOUT], [])
+
+    @pytest.mark.parametrize(
+        "row",
+        [
+            pytest.param(b'{"name":"a","timestamp":true,"action":"Login"}', id="bool-time"),
+            pytest.param(b'{"name":"a","timestamp":10.0,"action":"Login"}', id="float-time"),
+            pytest.param(b'{"name":"a","timestamp":1e3,"action":"Login"}', id="exponent-time"),
+            pytest.param(b'{"name":"a","timestamp":-1,"action":"Login"}', id="negative-time"),
+            pytest.param(
+                b'{"name":"a","timestamp":253402300800,"action":"Login"}', id="year-10000"
+            ),
+            pytest.param(
+                b'{"name":"a","timestamp":18446744073709551616,"action":"Login"}', id="past-64-bits"
+            ),
+            pytest.param(b'{"name":"a","timestamp":"10","action":"Login"}', id="string-time"),
+            pytest.param(b'{"name":"a","action":"Login"}', id="missing-time"),
+            pytest.param(b'{"name":"","timestamp":10,"action":"Login"}', id="empty-name"),
+            pytest.param(b'{"name":["a"],"timestamp":10,"action":"Login"}', id="list-name"),
+            pytest.param(b'{"name":"a\\ud800","timestamp":10,"action":"Login"}', id="surrogate"),
+            pytest.param(b'{"name":"Jos\xe9","timestamp":10,"action":"Login"}', id="not-utf-8"),
+            pytest.param(b'{"name":"a","timestamp":10,"action":"login"}', id="bad-action"),
+            pytest.param(b"null", id="null-row"),
+        ],
+    )
+    def test_a_malformed_row_leaves_the_typed_decode(self, row: bytes) -> None:
+        """One row the rule refuses sends the body row by row: the typed decode gives up on
+        all of it rather than keep a row the rule would not."""
+        body = b'[{"name":"ann","timestamp":5,"action":"Login"},' + row + b"]"
+        assert parsing._typed_json(body, {}) is None
+        assert outcome(parse_json, body) == row_by_row_json(body)
 
     @pytest.mark.parametrize(
         "body",
@@ -287,11 +343,135 @@ class TestJsonFastPath:
             pytest.param(b'{"name":"a","timestamp":1,"action":"Login"}', id="object-not-array"),
             pytest.param(b'[{"name":"a","timestamp":true,"action":"Login"}]', id="bool-time"),
             pytest.param(b'[{"name":["a"],"timestamp":1,"action":"Login"}]', id="list-name"),
+            pytest.param(
+                b'[{"name":"a","n\\u0061me":"b","timestamp":1,"action":"Login"}]',
+                id="escaped-duplicate-key",
+            ),
+            pytest.param(
+                b'[{"name":"a","timestamp":1,"action":"Login","x":"\\ud800"}]',
+                id="surrogate-in-an-ignored-key",
+            ),
         ],
     )
-    def test_what_the_hook_cannot_vouch_for_is_parsed_again(self, body: bytes) -> None:
+    def test_what_the_typed_decode_cannot_vouch_for_is_parsed_again(self, body: bytes) -> None:
         """Nested records, nulls and odd values give exactly the row-by-row result."""
         assert outcome(parse_json, body) == row_by_row_json(body)
+
+    def test_typed_rows_share_name_and_action_objects(self) -> None:
+        """Rows of one agent hold one name object, and each action is the rule's own."""
+        body = (
+            b'[{"name":"joe","timestamp":10,"action":"Login"},'
+            b'{"name":"joe","timestamp":11,"action":"Logout"},'
+            b'{"name":"joe","timestamp":12,"action":"Login"}]'
+        )
+        batch = parsing._typed_json(body, {})
+        assert batch is not None
+        assert batch.names[0] is batch.names[2]
+        assert batch.actions[0] is batch.actions[2] is LOGIN
+        assert batch.actions[1] is LOGOUT
+
+    def test_nesting_too_deep_fails_as_row_by_row(self) -> None:
+        """Nesting past the decoders' depth, even in a key the exporter skips, is no answer,
+        with the message the row-by-row path gives."""
+        deep = b"[" * 100_000 + b"]" * 100_000
+        body = b'[{"name":"a","timestamp":1,"action":"Login","x":' + deep + b"}]"
+        with pytest.raises(InvalidResponseError, match=r"^JSON body cannot be parsed: "):
+            parse_json(body)
+
+    def test_a_body_read_row_by_row_shares_names_too(self) -> None:
+        """A malformed row costs the body its fast path, not its shared name objects."""
+        names: dict[str, str] = {}
+        first = parsing.parse_batch(
+            b'[{"name":"joe","timestamp":10,"action":"Login"}]', "json", names
+        )
+        body = b'[{"name":"joe","timestamp":11,"action":"Logout"},null]'
+        second = parsing.parse_batch(body, "json", names)
+        assert (second.names, second.invalid) == (["joe"], ["null"])
+        assert second.names[0] is first.names[0]
+
+
+def _json_text(value: object) -> st.SearchStrategy[bytes]:
+    """``value`` as JSON, escaped or raw UTF-8."""
+    return st.booleans().map(lambda ascii_: json.dumps(value, ensure_ascii=ascii_).encode())
+
+
+spaces = st.sampled_from([b"", b"", b" ", b"\n", b"\r\n\t "])
+raw_names = st.one_of(
+    names.flatmap(_json_text),
+    st.sampled_from([b'"Jos\xe9"', b'"\xff\xfe"', b'"a\\ud800"', b'"\\udc00"', b'"\\u0000"']),
+    st.sampled_from([b"42", b"null", b'["joe"]', b'{"name":"joe"}', b'""', b"true"]),
+)
+raw_stamps = st.one_of(
+    st.integers(-3, 2_000_000_000).map(lambda n: str(n).encode()),
+    st.sampled_from([b"true", b"false", b"null", b"10.0", b"1e3", b"-0", b'"10"', b"[10]"]),
+    st.sampled_from([b"253402300799", b"253402300800", b"18446744073709551616", b"9" * 5000]),
+)
+raw_actions = st.one_of(actions.flatmap(_json_text), st.sampled_from([b"1", b"null", b'"\xff"']))
+raw_values = st.one_of(
+    json_values.flatmap(_json_text),
+    st.sampled_from([b'"\xff"', b'"\\ud800"', b"1e999", b"9" * 5000, b"[" * 3 + b"]" * 3]),
+    st.sampled_from([b'{"name":"b","timestamp":2,"action":"Login"}', b'"\\u0061"']),
+)
+ignored_keys = st.sampled_from([b'"id"', b'"x"', b'"\xff"', b'"nam"', b'"names"'])
+raw_keys = st.one_of(ignored_keys, st.sampled_from([b'"n\\u0061me"', b'"timestamp"']))
+
+
+good_raw_names = good_names.flatmap(_json_text)
+good_raw_stamps = st.integers(0, 2_000_000_000).map(lambda n: str(n).encode())
+good_raw_actions = st.sampled_from([b'"Login"', b'"Logout"'])
+
+
+@st.composite
+def raw_row(draw: st.DrawFn, odd: bool) -> bytes:
+    """One array element as bytes: an object holding the three keys in any order, with
+    other keys holding anything and any whitespace between tokens; if ``odd``, maybe a key
+    missing, an odd value, or no object at all."""
+    if odd and draw(st.integers(0, 9)) == 0:
+        return draw(raw_values)
+    fields = [
+        (b'"name"', draw(st.one_of(good_raw_names, raw_names) if odd else good_raw_names)),
+        (b'"timestamp"', draw(st.one_of(good_raw_stamps, raw_stamps) if odd else good_raw_stamps)),
+        (b'"action"', draw(st.one_of(good_raw_actions, raw_actions) if odd else good_raw_actions)),
+    ]
+    fields = draw(st.permutations(fields))[: 2 if odd and draw(st.integers(0, 9)) == 0 else 3]
+    fields += draw(st.lists(st.tuples(raw_keys if odd else ignored_keys, raw_values), max_size=2))
+    pad = draw(spaces)
+    members = [pad + key + pad + b":" + pad + value + pad for key, value in fields]
+    return b"{" + b",".join(members) + b"}"
+
+
+@st.composite
+def raw_json_body(draw: st.DrawFn) -> bytes:
+    """A body as the API might send it, or nearly: BOM, whitespace, now and then odd rows
+    or a cut at the end."""
+    odd = draw(st.booleans())
+    rows = draw(st.lists(raw_row(odd), max_size=8))
+    pad = draw(spaces)
+    bom = draw(st.sampled_from([b"", b"\xef\xbb\xbf"]))
+    body = bom + pad + b"[" + b",".join(rows) + b"]" + pad
+    if odd and draw(st.integers(0, 9)) == 0:
+        body = body[: draw(st.integers(0, len(body)))]
+    return body
+
+
+class TestTypedJsonDifferential:
+    @settings(max_examples=1000, deadline=None)
+    @given(body=raw_json_body())
+    def test_any_body_parses_as_row_by_row(self, body: bytes) -> None:
+        """Whatever bytes a body holds, the typed decode and row by row give one answer:
+        the same records and invalid rows, or the same failure."""
+        assert outcome(parse_json, body) == row_by_row_values(body)
+
+
+def row_by_row_values(body: bytes) -> Parsed | type[Exception]:
+    """The row-by-row path alone, numbers past ``int``'s digit limit and all."""
+    text = body.decode("utf-8-sig", "surrogateescape")
+    if not text.strip():
+        return Parsed([], [])
+    try:
+        return parsing._json_rows(parsing._json_values(text))
+    except InvalidResponseError as exc:
+        return type(exc)
 
 
 class TestBatch:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from harness import run_exporter, value, write_config
+from harness import logged, run_exporter, value, write_config
 
+from exporter.config import DEFAULT_BUCKETS
 from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.persist import StateFile
 from exporter.simulator import Scenario, SimulatorServer
 
 TOKEN = "restart-token-91ab"
@@ -25,11 +31,24 @@ def burst(scenario: Scenario, agents: list[str]) -> None:
 
 
 def saved_logouts(path: Path) -> int | None:
-    """``records_total["logout"]`` of workspace demo in the state file, if written yet."""
+    """``records_total["logout"]`` of workspace demo as a start would read it from the
+    state file and its journal, if written yet: read from copies, so that reading
+    disturbs nothing of the running exporter's files."""
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / path.name
+        for source in (path, path.with_name(f"{path.name}.journal")):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copyfile(source, copy.with_name(source.name))
+        demo = StateFile(copy).load(DEFAULT_BUCKETS).get("demo")
+    return None if demo is None else demo.sessions.records_total["logout"]
+
+
+def snapshot(path: Path) -> dict[str, Any] | None:
+    """Workspace demo in the snapshot alone, if written yet."""
     if not path.exists():
         return None
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    return int(saved["workspaces"]["demo"]["sessions"]["records_total"]["logout"])
+    workspace: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["workspaces"]["demo"]
+    return workspace
 
 
 class TestRestart:
@@ -39,8 +58,8 @@ class TestRestart:
     ) -> None:
         """Counters resume from the file and events during the downtime are counted once.
 
-        SIGKILL allows no last write: the exporter resumes from the file it wrote while
-        running."""
+        SIGKILL allows no last write: the exporter resumes from the snapshot and the
+        journal it appended to while running."""
         scenario = Scenario(start=int(time.time()), agents=12, seed=5, live=False)
         idle = sorted(set(scenario.agent_names()) - scenario.logged_in_at(time.time()))
         state = tmp_path / "state.json"
@@ -51,6 +70,10 @@ class TestRestart:
                 state={"file": str(state)},
             )
             with run_exporter(config) as exporter:
+                exporter.wait_for(
+                    lambda: (snapshot(state) or {}).get("sessions", {}).get("counting_since"),
+                    what="the snapshot of the initial lookback",
+                )
                 burst(scenario, idle[:2])
                 exporter.wait_for(
                     lambda: (
@@ -65,6 +88,8 @@ class TestRestart:
                 )
                 if stop_signal == signal.SIGKILL:
                     exporter.wait_for(lambda: saved_logouts(state) == 2, what="a write")
+                    logouts = (snapshot(state) or {})["sessions"]["records_total"]["logout"]
+                    assert logouts == 0  # the journal holds them
                 exporter.process.send_signal(stop_signal)
                 started = time.monotonic()
                 killed = stop_signal == signal.SIGKILL
@@ -119,14 +144,20 @@ class TestCorruptStateFile:
             with run_exporter(config) as exporter:
                 samples = exporter.scrape()
                 exporter.wait_for(state.exists, what="a new state file")
-                log = exporter.log()
+                lines = exporter.lines()
         aside = sorted(tmp_path.glob("state.json.corrupt-*"))
         assert [path.read_bytes() for path in aside] == [broken]
         problem = "not valid JSON: Expecting ',' delimiter: line 1 column 69 (char 68)"
-        assert (
-            f"state file {state} cannot be used ({problem}); moved to {aside[0]}, "
-            "rebuilding from the lookback"
-        ) in log
+        errors = [line for line in logged(lines, "path", "error", "moved_to") if line[0] == "error"]
+        assert errors == [
+            (
+                "error",
+                "state file cannot be used; moved aside, rebuilding from the lookback",
+                str(state),
+                problem,
+                str(aside[0]),
+            )
+        ]
         truth = scenario.logged_in_at(scenario.start)
         assert value(samples, "cention_agents_logged_in", workspace="demo") == len(truth)
         assert value(samples, "cention_up", workspace="demo") == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import write_config
+from harness import logged, write_config
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
@@ -345,8 +345,9 @@ class TestLimits:
         )
         assert statuses == [200] * 40 + [503]
         assert renders == [True, False]  # the 39 that waited shared one render
-        assert [r.getMessage() for r in caplog.records if r.name == "exporter.web.server"] == [
-            "40 scrapes under way, the most --web.max-requests allows: answering 503"
+        served = [r for r in caplog.records if r.name == "exporter.web.server"]
+        assert logged(served, "max_requests") == [
+            ("WARNING", "scrapes at the --web.max-requests limit: answering 503", 40)
         ]
         assert (health.status_code, polled, after) == (200, True, 200)
 
@@ -502,6 +503,7 @@ class TestErrors:
             stop(server, http)
         assert (failed.status_code, failed.text) == (500, "internal server error\n")
         assert (health.status_code, health.text) == (200, "OK\n")
-        assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
-            ("GET /metrics failed", True)
+        assert logged(caplog.records, "method", "path") == [
+            ("ERROR", "request failed", "GET", "/metrics")
         ]
+        assert [r.exc_info is not None for r in caplog.records] == [True]

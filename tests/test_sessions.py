@@ -140,6 +140,29 @@ class TestForget:
         assert live.logged_in_count == 1
 
 
+class TestChanged:
+    def test_records_name_the_agents_they_touch(self, live: Sessions) -> None:
+        """Counted records add their agents; taking them starts afresh."""
+        live.take_changed()
+        live.apply([r("ann", 1010, LOGIN), r("bob", 1020, LOGIN), r("ann", 1030, LOGOUT)])
+        assert live.take_changed() == {"ann", "bob"}
+        assert live.take_changed() == set()
+
+    def test_a_forgotten_agent_leaves_them(self, live: Sessions) -> None:
+        """What ``forget`` drops leaves the set too: untaken, it holds only agents known."""
+        live.apply([r("ann", 1010, LOGIN), r("bob", 1020, LOGIN), r("ann", 1030, LOGOUT)])
+        assert live.forget(before=1025) == ["bob"]
+        assert live.changed == {"ann"}
+
+    def test_the_initial_lookback_names_every_agent(self) -> None:
+        """Before counting, a window names every agent known, touched by it or not."""
+        sessions = Sessions(BUCKETS)
+        sessions.apply([r("ann", 10, LOGIN)])
+        sessions.take_changed()
+        sessions.apply([r("bob", 20, LOGIN)])
+        assert sessions.take_changed() == {"ann", "bob"}
+
+
 class TestHistogram:
     @pytest.mark.parametrize(
         ("value", "expected"),

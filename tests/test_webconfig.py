@@ -29,7 +29,7 @@ import yaml
 from certs import Issued, issue, write_pem
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from harness import ExporterProcess, free_port, parse_samples, value, write_config
+from harness import ExporterProcess, free_port, logged, parse_samples, value, write_config
 from prometheus_client import CollectorRegistry, Gauge
 
 from exporter.config import Secret
@@ -559,8 +559,14 @@ def der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
-def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
-    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "exporter.web.watch"]
+def watch_log(caplog: pytest.LogCaptureFixture) -> list[tuple[object, ...]]:
+    """Level, message, path, security and error of each record the web config watch logged."""
+    records = [r for r in caplog.records if r.name == "exporter.web.watch"]
+    return logged(records, "path", "security", "error")
+
+
+RELOADED = "web config reloaded"
+REFUSED = "web config changed and cannot be used, still serving the previous one"
 
 
 class TestWebConfigReload:
@@ -573,7 +579,7 @@ class TestWebConfigReload:
             renewed = rotating.renew()
             after = served_certificate(port, rotating.client())
         assert (before, after) == (der(rotating.first), der(renewed))
-        assert logged(caplog) == [("INFO", f"web config {rotating.web} reloaded: TLS")]
+        assert watch_log(caplog) == [("INFO", RELOADED, str(rotating.web), "TLS", None)]
 
     def test_a_pair_renewed_file_by_file_switches_once_both_are_in(
         self, rotating: Rotating, caplog: pytest.LogCaptureFixture
@@ -589,14 +595,16 @@ class TestWebConfigReload:
             whole = served_certificate(port, rotating.client())
         assert (half, whole) == (der(rotating.first), der(certificate))
         folder = rotating.folder
-        assert logged(caplog) == [
+        assert watch_log(caplog) == [
             (
                 "ERROR",
-                f"web config {rotating.web} changed and cannot be used, still serving the "
-                f"previous one: tls_server_config.key_file: {folder / 'server.key'} is not the "
-                f"private key of cert_file {folder / 'server.crt'}",
+                REFUSED,
+                str(rotating.web),
+                None,
+                f"tls_server_config.key_file: {folder / 'server.key'} is not the private key "
+                f"of cert_file {folder / 'server.crt'}",
             ),
-            ("INFO", f"web config {rotating.web} reloaded: TLS"),
+            ("INFO", RELOADED, str(rotating.web), "TLS", None),
         ]
 
     def test_a_broken_web_config_keeps_the_running_one(
@@ -607,12 +615,8 @@ class TestWebConfigReload:
             rotating.web.write_text("tls_server_config:\n  cert_file: server.crt\n")
             served = [served_certificate(port, rotating.client()) for _ in range(3)]
         assert served == [der(rotating.first)] * 3
-        assert logged(caplog) == [
-            (
-                "ERROR",
-                f"web config {rotating.web} changed and cannot be used, still serving the "
-                "previous one: tls_server_config.key_file: required",
-            )
+        assert watch_log(caplog) == [
+            ("ERROR", REFUSED, str(rotating.web), None, "tls_server_config.key_file: required")
         ]
 
     def test_changed_users_apply_to_the_next_connection(self, tmp_path: Path) -> None:
@@ -682,7 +686,8 @@ class TestRunCommand:
         assert value(samples, "cention_up", workspace="demo") == 1
         assert value(samples, "cention_agents_logged_in", workspace="demo") == len(truth)
         log = (tmp_path / "exporter.log").read_text(encoding="utf-8")
-        assert f"web config {web}: TLS, basic auth for {USER}" in log
+        security = [line for line in logged(exporter.lines(), "path", "security") if line[3]]
+        assert security == [("info", "web config loaded", str(web), f"TLS, basic auth for {USER}")]
         assert PASSWORD not in log
         assert TOKEN not in log
 

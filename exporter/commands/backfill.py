@@ -46,6 +46,7 @@ from exporter.errors import (
     LogioError,
 )
 from exporter.logio import LogioClient, Patient
+from exporter.logs import fields
 from exporter.reader import LogioReader
 from exporter.validate import parse_duration
 
@@ -215,11 +216,13 @@ def read_history(config: Config, workspace: WorkspaceConfig, grid: Grid) -> Hist
     finally:
         client.close()
     log.info(
-        "workspace=%s: %d records in %d requests, %d malformed rows skipped",
-        workspace.workspace,
-        reader.records_read,
-        reader.requests,
-        reader.invalid,
+        "history read",
+        extra=fields(
+            workspace=workspace.workspace,
+            records=reader.records_read,
+            requests=reader.requests,
+            invalid=reader.invalid,
+        ),
     )
     return replay.finish()
 
@@ -235,7 +238,9 @@ def run(
     histories = [read_history(config, workspace, grid) for workspace in workspaces]
     lines = exposition(histories, grid, per_agent=config.metrics.per_agent, labels=labels)
     write(lines, output)
-    log.info("wrote %s: %d sample times every %ds", output, len(grid), grid.step)
+    log.info(
+        "backfill written", extra=fields(path=output, sample_times=len(grid), step=f"{grid.step}s")
+    )
 
 
 def add_parser(subparsers: flags.Subparsers) -> argparse.ArgumentParser:
@@ -296,6 +301,6 @@ def main(args: argparse.Namespace, config: Config, workspaces: Sequence[Workspac
     try:
         run(config, workspaces, grid, args.output, dict(args.labels))
     except (ExporterError, OSError) as exc:
-        log.error("backfill failed: %s", exc)
+        log.error("backfill failed", extra=fields(error=str(exc)))
         return 1
     return 0

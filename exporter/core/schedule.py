@@ -77,7 +77,7 @@ def parse_schedule(data: object, key: str, problems: list[str]) -> Schedule | No
         return None
     before = len(problems)
     section = mapping(data, f"{key}.", _KEYS, problems)
-    zone = get(section, f"{key}.timezone", _zone, UTC, problems)
+    zone = get(section, f"{key}.timezone", parse_zone, UTC, problems)
     hours = _weekly(section.get("hours"), f"{key}.hours", _hours, problems)
     closed = _closed(section.get("closed"), f"{key}.closed", problems)
     staffing = _weekly(section.get("staffing"), f"{key}.staffing", _shifts, problems)
@@ -87,7 +87,8 @@ def parse_schedule(data: object, key: str, problems: list[str]) -> Schedule | No
     return Schedule(zone=zone, hours=spans, closed=closed, staffing=staffing)
 
 
-def _zone(value: object) -> ZoneInfo:
+def parse_zone(value: object) -> ZoneInfo:
+    """An IANA time zone by name, as the config and ``report --timezone`` give it."""
     name = string(value)
     try:
         return ZoneInfo(name)
@@ -232,11 +233,11 @@ def _closed(value: object, name: str, problems: list[str]) -> frozenset[date]:
     if not isinstance(value, list):
         problems.append(f"{name}: expected a list of dates like [2026-12-24], got {value!r}")
         return frozenset()
-    days = [_check(_date, item, f"{name}[{i}]", problems) for i, item in enumerate(value)]
+    days = [_check(parse_date, item, f"{name}[{i}]", problems) for i, item in enumerate(value)]
     return frozenset(d for d in days if d is not None)
 
 
-def _date(value: object) -> date:
+def parse_date(value: object) -> date:
     """``"2026-12-24"`` as the config loader hands it, or a ``date`` as YAML reads it."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value

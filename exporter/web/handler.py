@@ -150,11 +150,14 @@ class Handler(BaseHTTPRequestHandler):
                 refusal = f"limit of {limit} concurrent scrapes reached, try again later\n"
                 self._send(503, refusal.encode())
                 return
-            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            accept = self.headers.get("Accept", "")
+            encoder, content_type = choose_encoder(accept)
             zipped = "gzip" in self.headers.get("Accept-Encoding", "")
-            registry = self.exporter.registry
+            registry, rendered = self.exporter.registry, self.exporter.render
 
             def render() -> bytes:
+                if rendered is not None:
+                    return rendered(accept, zipped)[0]
                 body = encoder(registry)
                 return gzip.compress(body, compresslevel=1) if zipped else body
 

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], list[str]]
 Reload = Callable[[], str | None]
+Render = Callable[[str, bool], tuple[bytes, str]]
+"""``(Accept header, gzip accepted) -> (body, content type)``, e.g. kept lines."""
 StatusCheck = Callable[[], Sequence[WorkspaceStatus]]
 
 DEFAULT_MAX_REQUESTS = 40
@@ -89,6 +91,7 @@ class ExporterServer:
         max_requests: int = DEFAULT_MAX_REQUESTS,
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int | None = None,
+        render: Render | None = None,
     ) -> None:
         """Listen on ``listen_addresses`` (``HOST:PORT``, one or several) and on ``sockets``.
 
@@ -104,6 +107,8 @@ class ExporterServer:
         self.registry, self.telemetry_path = registry, telemetry_path
         self.not_ready, self.reload, self.security = not_ready, reload, security
         self.status, self.version, self.docs_url = status, version, docs_url
+        self.render = render
+        """What ``/metrics`` serves, if not the registry as prometheus_client renders it."""
         self.max_requests, self.idle_timeout = max_requests, idle_timeout
         self.max_connections = max_connections or (
             (max_requests or DEFAULT_MAX_REQUESTS) + SPARE_CONNECTIONS
