@@ -6,12 +6,13 @@ Each agent's line in each family is kept, e.g. (the same in the text format and 
 
 An agent that ``Sessions.changed`` names (a record came for it) gets its lines rendered
 again, agents that came, went or came back (their number, their identity) make the lines
-follow the new order, and when ``as_of`` moves, only the seconds of the agents logged in
-are rendered again, from the label text kept since the agent appeared. For gzip, the
-lines of ``BLOCK`` agents in a row are kept compressed as one piece of a deflate stream,
-so a scrape compresses only the blocks that changed (``Deflated``). ``copy`` runs under
-the workspace's lock: it follows the agents that came or went and copies values; the
-rendering waits until the lock is released.
+follow the new order, and when ``as_of`` moves, only the seconds (in all and today) of the
+agents logged in are rendered again, from the label text kept since the agent appeared. A
+new day (the local midnight passed, or today became known or unknown) renders every agent
+again. For gzip, the lines of ``BLOCK`` agents in a row are kept compressed as one piece
+of a deflate stream, so a scrape compresses only the blocks that changed (``Deflated``).
+``copy`` runs under the workspace's lock: it follows the agents that came or went and
+copies values; the rendering waits until the lock is released.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ little, enough that the answer stays small (compressed apart, blocks of 256 agen
 out 4% larger than one ``gzip.compress``, blocks of 64 34%)."""
 SAMPLES = tuple(family.samples[0].encode() for family in metrics.AGENT_FAMILIES)
 SECONDS = metrics.AGENT_FAMILIES.index(metrics.AGENT_LOGGED_IN_SECONDS)
+TODAY = metrics.AGENT_FAMILIES.index(metrics.AGENT_LOGGED_IN_TODAY)
 LOGGED_IN = metrics.AGENT_FAMILIES.index(metrics.AGENT_LOGGED_IN)
 go_float: Callable[[float], str] = floatToGoString
 """prometheus_client's number formatting (``1.7672724e+09``), typed."""
@@ -150,8 +152,9 @@ class Copy:
     lines: _WorkspaceLines
     values: list[tuple[int, Values]]
     """Each agent that changed, with its values."""
-    seconds: list[tuple[int, float]]
-    """The logged-in seconds of the other agents logged in, when ``as_of`` moved."""
+    seconds: list[tuple[int, float, float | None]]
+    """The logged-in seconds, in all and today (None while today is unknown), of the other
+    agents logged in, when ``as_of`` moved."""
 
 
 class _WorkspaceLines:
@@ -175,6 +178,8 @@ class _WorkspaceLines:
         self.blocks: list[list[Deflated | None]] = [[] for _ in metrics.AGENT_FAMILIES]
         """Each family's lines compressed by ``BLOCK``; None where they changed since."""
         self.clock: tuple[float, float | None] | None = None
+        self.today: int | None = None
+        """The start of the day the kept lines of today count from; None: unknown."""
 
     def known(self, name: str) -> Agent | None:
         position = self.index.get(name)
@@ -189,6 +194,10 @@ class _WorkspaceLines:
             agents.get(name) is not self.known(name) for name in changed
         ):
             changed.update(self._follow(agents))
+        today = sessions.today()
+        if today != self.today:
+            self.today = today
+            changed.update(agents)
         values = []
         for name in changed:
             agent = agents.get(name)
@@ -196,16 +205,20 @@ class _WorkspaceLines:
                 continue
             position = self.index[name]
             self.agents[position] = agent
-            row = agent_values(sessions, agent)
+            row = agent_values(sessions, agent, today)
             self.open[position] = row[LOGGED_IN] == 1
             values.append((position, row))
-        seconds = []
+        seconds: list[tuple[int, float, float | None]] = []
         clock = (sessions.as_of, sessions.counting_since)
         if clock != self.clock:
             self.clock = clock
             accrued, kept, done = sessions.logged_in_seconds, self.agents, dict(values)
-            logged_in = compress(range(len(self.open)), self.open)
-            seconds = [(p, accrued(kept[p])) for p in logged_in if p not in done]
+            logged_in = [p for p in compress(range(len(self.open)), self.open) if p not in done]
+            if today is None:
+                seconds = [(p, accrued(kept[p]), None) for p in logged_in]
+            else:
+                daily = sessions.today_seconds
+                seconds = [(p, accrued(kept[p]), daily(kept[p], today)) for p in logged_in]
         return Copy(workspace, self, values, seconds)
 
     def _follow(self, agents: dict[str, Agent]) -> set[str]:
@@ -235,11 +248,16 @@ class _WorkspaceLines:
             for family, value in enumerate(row):
                 self._set(family, position, value)
         lines, blocks = self.lines[SECONDS], self.blocks[SECONDS]
+        daily, daily_blocks = self.lines[TODAY], self.blocks[TODAY]
         # Thousands at every poll, so only the value's text is made: an agent logged in
-        # has had its values set, and with them its name and label pieces.
-        for position, value in copy.seconds:
+        # has had its values set, and with them its name and label pieces; its line of
+        # today too, if today is known, or every agent was set again.
+        for position, value, today in copy.seconds:
             lines[PIECES * position + 2] = b" %s\n" % go_float(value).encode()
             blocks[position // BLOCK] = None
+            if today is not None:
+                daily[PIECES * position + 2] = _short_float(today)
+                daily_blocks[position // BLOCK] = None
 
     def _set(self, family: int, position: int, value: float | None) -> None:
         line = NO_LINE
@@ -258,6 +276,12 @@ class _WorkspaceLines:
                 kept = blocks[block] = deflate(b"".join(lines[start : start + BLOCK * PIECES]))
             out.append(kept)
         return out
+
+
+def _short_float(value: float) -> bytes:
+    """A value's text as ``go_float`` makes it, in half the time for one below a million
+    (seconds of a day are), which Go and Python write alike."""
+    return b" %r\n" % value if 0 <= value < 1e6 else b" %s\n" % go_float(value).encode()
 
 
 def _moved(lines: list[bytes], positions: list[int | None]) -> list[bytes]:

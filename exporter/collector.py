@@ -11,10 +11,15 @@ Values are as of each workspace's last successful poll. A scrape yields, per wor
     cention_agent_logins_total{agent="anna",workspace="demo"} 2
     cention_agent_logged_in_seconds_total{agent="anna",workspace="demo"} 5400
     cention_agent_session_start_timestamp_seconds{agent="anna",workspace="demo"} 1.7e9
+    cention_agent_logged_in_today_seconds{agent="anna",workspace="demo"} 3600
+
+Business hours and the staffing plan are read off the workspace's schedule at the
+instant of the scrape, which the clock given tells.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from typing import TypeVar
@@ -30,6 +35,7 @@ from prometheus_client.samples import Sample
 
 from exporter import metrics
 from exporter.build import BuildInfo, current
+from exporter.core.schedule import Schedule, is_open, required_agents
 from exporter.core.sessions import Agent, Histogram, Sessions
 from exporter.state import ExporterState, Health, WorkspaceState
 
@@ -39,7 +45,7 @@ _new_sample = tuple.__new__
 
 class LogioCollector(Collector):
     """Exposes every workspace of an ``ExporterState``, and ``build`` (this process's
-    unless given) as ``cention_exporter_build_info``."""
+    unless given) as ``cention_exporter_build_info``; ``clock`` tells the time of a scrape."""
 
     def __init__(
         self,
@@ -47,10 +53,12 @@ class LogioCollector(Collector):
         *,
         per_agent: bool = True,
         build: BuildInfo | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = state
         self.per_agent = per_agent
         self.build = build or current()
+        self.clock = clock
 
     def describe(self) -> Iterator[Metric]:
         """Every family of the catalogue, without samples: what the registry learns at
@@ -65,9 +73,10 @@ class LogioCollector(Collector):
     def scrape(
         self, per_agent: bool, copy: Callable[[WorkspaceState], object] | None = None
     ) -> Iterator[Metric]:
-        """The families of one scrape; ``copy`` runs on each workspace under its lock, for
-        a caller that renders the per-agent series itself from what it copies."""
-        families = _Families(per_agent)
+        """The families of one scrape, at the clock's instant; ``copy`` runs on each
+        workspace under its lock, for a caller that renders the per-agent series itself
+        from what it copies."""
+        families = _Families(per_agent, self.clock())
         for workspace in self.state.workspaces():
             with workspace.lock:
                 families.add_workspace(workspace)
@@ -80,10 +89,11 @@ class LogioCollector(Collector):
 
 
 class _Families:
-    """The metric families of one scrape, filled workspace by workspace."""
+    """The metric families of one scrape at ``now``, filled workspace by workspace."""
 
-    def __init__(self, per_agent: bool) -> None:
+    def __init__(self, per_agent: bool, now: float) -> None:
         self.per_agent = per_agent
+        self.now = now
         self.up = _new(metrics.UP, GaugeMetricFamily)
         self.logged_in = _new(metrics.AGENTS_LOGGED_IN, GaugeMetricFamily)
         self.durations = _new(metrics.SESSION_DURATION, HistogramMetricFamily)
@@ -95,6 +105,8 @@ class _Families:
         self.last_success = _new(metrics.LAST_SUCCESS, GaugeMetricFamily)
         self.last_record = _new(metrics.LAST_RECORD, GaugeMetricFamily)
         self.anomalies = _new(metrics.ANOMALIES, CounterMetricFamily)
+        self.business_hours = _new(metrics.BUSINESS_HOURS, GaugeMetricFamily)
+        self.staffing = _new(metrics.STAFFING_REQUIRED, GaugeMetricFamily)
         self.agent = _AgentFamilies() if per_agent else None
 
     def add_workspace(self, workspace: WorkspaceState) -> None:
@@ -108,6 +120,7 @@ class _Families:
         for kind, n in sessions.anomalies.items():
             self.anomalies.add_metric([name, kind], n)
         self._add_health(name, health, sessions.last_record)
+        self._add_schedule(name, workspace.schedule)
         if self.agent is not None:
             self.agent.add(name, sessions)
 
@@ -122,6 +135,11 @@ class _Families:
         if last_record is not None:
             self.last_record.add_metric([name], last_record)
 
+    def _add_schedule(self, name: str, schedule: Schedule | None) -> None:
+        self.business_hours.add_metric([name], 1 if is_open(schedule, self.now) else 0)
+        if schedule is not None and schedule.staffing is not None:
+            self.staffing.add_metric([name], required_agents(schedule, self.now))
+
     def all(self) -> Iterable[Metric]:
         yield from (
             self.up,
@@ -135,13 +153,16 @@ class _Families:
             self.last_success,
             self.last_record,
             self.anomalies,
+            self.business_hours,
+            self.staffing,
         )
         if self.agent is not None:
             yield from self.agent.all()
 
 
 class _AgentFamilies:
-    """Per-agent series; the session start exists only while the agent is logged in."""
+    """Per-agent series; the session start exists only while the agent is logged in, the
+    seconds of today only while today's closed sessions are known."""
 
     def __init__(self) -> None:
         self.logged_in = _new(metrics.AGENT_LOGGED_IN, GaugeMetricFamily)
@@ -151,13 +172,15 @@ class _AgentFamilies:
         self.last_login = _new(metrics.AGENT_LAST_LOGIN, GaugeMetricFamily)
         self.last_logout = _new(metrics.AGENT_LAST_LOGOUT, GaugeMetricFamily)
         self.session_start = _new(metrics.AGENT_SESSION_START, GaugeMetricFamily)
+        self.today = _new(metrics.AGENT_LOGGED_IN_TODAY, GaugeMetricFamily)
 
     def add(self, workspace: str, sessions: Sessions) -> None:
         """The samples ``add_metric`` would give, built in bulk: at 10,000 agents a call
         and a label dict per sample would cost a fifth of rendering them. An agent's
         samples share one label dict, which the exposition only reads."""
         labels = [{"workspace": workspace, "agent": name} for name in sessions.agents]
-        rows = [agent_values(sessions, agent) for agent in sessions.agents.values()]
+        today = sessions.today()
+        rows = [agent_values(sessions, agent, today) for agent in sessions.agents.values()]
         columns = list(zip(*rows, strict=True)) or [()] * len(metrics.AGENT_FAMILIES)
         for family, values in zip(self.all(), columns, strict=True):
             _extend_known(family, labels, values)
@@ -171,6 +194,7 @@ class _AgentFamilies:
             self.last_login,
             self.last_logout,
             self.session_start,
+            self.today,
         )
 
 
@@ -202,9 +226,10 @@ def _extend_known(
     _extend(family, list(compress(labels, known)), [v for v in values if v is not None])
 
 
-def agent_values(sessions: Sessions, agent: Agent) -> tuple[float | None, ...]:
+def agent_values(sessions: Sessions, agent: Agent, today: int | None) -> tuple[float | None, ...]:
     """The agent's value in each family of ``metrics.AGENT_FAMILIES``, None where it has
-    no sample: the session start exists only while it is logged in."""
+    no sample: the session start exists only while it is logged in, the seconds of today
+    (from ``today``, ``sessions.today()``) only while the day is known."""
     return (
         0 if agent.session_start is None else 1,
         agent.logins,
@@ -213,4 +238,5 @@ def agent_values(sessions: Sessions, agent: Agent) -> tuple[float | None, ...]:
         agent.last_login,
         agent.last_logout,
         agent.session_start,
+        None if today is None else sessions.today_seconds(agent, today),
     )

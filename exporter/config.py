@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from exporter.core.schedule import Schedule, parse_schedule
 from exporter.errors import ConfigError
 from exporter.validate import (
     ENV_VAR,
@@ -77,6 +78,8 @@ class WorkspaceConfig:
     ca_file: str | None = None
     insecure_skip_verify: bool = False
     token_inline: bool = False
+    schedule: Schedule | None = None
+    """The workspace's own ``schedule:``, else the top-level one; None without either."""
 
     @property
     def endpoint(self) -> str:
@@ -171,9 +174,12 @@ def parse_config(data: object, environ: Mapping[str, str], base_dir: Path) -> Co
     from_env = _tokens_from_env(data)
     data = expand_env(data, "", environ, problems)
     unset = {problem.partition(":")[0] for problem in problems}
-    root = mapping(data, "", ("workspaces", "poll", "state", "metrics", "web"), problems)
+    root = mapping(
+        data, "", ("workspaces", "schedule", "poll", "state", "metrics", "web"), problems
+    )
     poll = _poll(mapping(root.get("poll"), "poll.", _fields(PollConfig), problems), problems)
-    workspaces = _workspaces(root.get("workspaces"), base_dir, problems, from_env)
+    schedule = parse_schedule(root.get("schedule"), "schedule", problems)
+    workspaces = _workspaces(root.get("workspaces"), base_dir, problems, from_env, schedule)
     state = mapping(root.get("state"), "state.", ("file",), problems)
     state_file = get(state, "state.file", _in(base_dir, string), None, problems)
     metrics = _metrics(
@@ -339,6 +345,7 @@ _WORKSPACE_KEYS = (
     "agents",
     "ca_file",
     "insecure_skip_verify",
+    "schedule",
 )
 
 
@@ -355,7 +362,11 @@ def _tokens_from_env(data: object) -> set[int]:
 
 
 def _workspaces(
-    value: object, base_dir: Path, problems: list[str], from_env: set[int]
+    value: object,
+    base_dir: Path,
+    problems: list[str],
+    from_env: set[int],
+    schedule: Schedule | None,
 ) -> tuple[WorkspaceConfig, ...]:
     if not isinstance(value, list) or not value:
         problems.append("workspaces: at least one workspace is required")
@@ -368,9 +379,14 @@ def _workspaces(
         if not section and before == len(problems):
             problems.append(f"workspaces[{i}]: must be a mapping of keys")
         workspace = _workspace(section, prefix, base_dir, problems)
+        own = parse_schedule(section.get("schedule"), prefix + "schedule", problems)
         if workspace is not None:
             inline = workspace.token_inline and i not in from_env
-            workspaces.append(dataclasses.replace(workspace, token_inline=inline))
+            workspaces.append(
+                dataclasses.replace(
+                    workspace, token_inline=inline, schedule=schedule if own is None else own
+                )
+            )
     names = [w.workspace for w in workspaces]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"workspaces: workspace {name!r} is listed more than once")

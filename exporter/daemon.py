@@ -1,8 +1,8 @@
 """The running exporter: one poller thread per workspace, reload, saves, orderly shutdown.
 
 A reload keeps the state of every workspace that stays: only its poller restarts with the
-new settings. A workspace that appears starts with an initial lookback; one that goes
-away stops and its series disappear.
+new settings, and its schedule is the new one from then on. A workspace that appears
+starts with an initial lookback; one that goes away stops and its series disappear.
 
 With ``state.file`` set, a thread writes to it once per poll interval at most, and only
 when the state of some workspace changed since the last write (records applied, counting
@@ -51,7 +51,7 @@ class Exporter:
         self.config = config
         self.clock = clock
         self.state = ExporterState()
-        self.collector = LogioCollector(self.state, per_agent=config.metrics.per_agent)
+        self.collector = LogioCollector(self.state, per_agent=config.metrics.per_agent, clock=clock)
         others = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
         self.registry = CollectorRegistry(auto_describe=True)
         for collector in (self.collector, *others):
@@ -136,9 +136,13 @@ class Exporter:
         state = self.state.get(workspace.workspace)
         if state is None:
             state = WorkspaceState(
-                workspace.workspace, self.config.metrics.session_duration_buckets
+                workspace.workspace,
+                self.config.metrics.session_duration_buckets,
+                workspace.schedule,
             )
             self.state.add(state)
+        else:
+            state.set_schedule(workspace.schedule)
         client = LogioClient.from_config(workspace, self.config.poll, state.observe_request)
         poller = Poller(
             workspace,

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from exporter.core.localtime import zone_named
 from exporter.core.records import ACTION_OF, Batch, all_timestamps, is_name
 from exporter.errors import StateFileError
 from exporter.state import Transition, WorkspaceState
@@ -219,6 +220,13 @@ def _int(value: object) -> int:
     return value
 
 
+def _zone_name(value: object) -> str:
+    """The name of a time zone this system knows."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a time zone's name, got {value!r}")
+    return zone_named(value).key
+
+
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected a number, got {value!r}")
@@ -232,5 +240,6 @@ def _number_or_none(value: object) -> float | None:
 _TRANSITIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "apply_window": {"batch": _batch, "window_end": _int, "overlap": _number},
     "poll_succeeded": {"now": _number, "forget_before": _number_or_none},
+    "set_zone": {"timezone": _zone_name},
 }
 """Each transition a journal may hold, with the check of each of its arguments."""

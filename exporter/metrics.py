@@ -124,6 +124,18 @@ ANOMALIES = Family(
     "Records that break the login/logout sequence.",
     ("workspace", "kind"),
 )
+BUSINESS_HOURS = Family(
+    "cention_business_hours",
+    "gauge",
+    "1 while the contact center is open by its schedule, 0 while closed; 1 without one.",
+    _W,
+)
+STAFFING_REQUIRED = Family(
+    "cention_staffing_required_agents",
+    "gauge",
+    "Agents the schedule's staffing plan requires now; 0 while closed. Absent without a plan.",
+    _W,
+)
 
 AGENT_LOGGED_IN = Family(
     "cention_agent_logged_in", "gauge", "1 if the agent is logged in." + AS_OF, _WA
@@ -148,6 +160,12 @@ AGENT_SESSION_START = Family(
     "Start of the agent's current session, present while logged in." + AS_OF,
     _WA,
 )
+AGENT_LOGGED_IN_TODAY = Family(
+    "cention_agent_logged_in_today_seconds",
+    "gauge",
+    "Time the agent spent logged in since the last midnight in the schedule's time zone." + AS_OF,
+    _WA,
+)
 
 WORKSPACE_FAMILIES = (
     UP,
@@ -161,6 +179,8 @@ WORKSPACE_FAMILIES = (
     LAST_SUCCESS,
     LAST_RECORD,
     ANOMALIES,
+    BUSINESS_HOURS,
+    STAFFING_REQUIRED,
 )
 """One series set per workspace."""
 AGENT_FAMILIES = (
@@ -171,6 +191,7 @@ AGENT_FAMILIES = (
     AGENT_LAST_LOGIN,
     AGENT_LAST_LOGOUT,
     AGENT_SESSION_START,
+    AGENT_LOGGED_IN_TODAY,
 )
 """One series per agent of each workspace; left out when ``metrics.per_agent`` is off."""
 FAMILIES = (BUILD_INFO, *WORKSPACE_FAMILIES, *AGENT_FAMILIES)

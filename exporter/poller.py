@@ -89,6 +89,7 @@ class Poller:
             lookback=self.poll.lookback,
             max_window=self.poll.max_window,
         )
+        self.state.lookback_until(now)
         for window in windows:
             batch = read_window(self.client, self.workspace, window, self.names)
             if self.halted.is_set():

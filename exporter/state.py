@@ -20,8 +20,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
+from exporter.core.localtime import UTC, zone_named
 from exporter.core.records import Batch, Row
+from exporter.core.schedule import Schedule
 from exporter.core.sessions import Histogram, Sessions
 from exporter.core.window import Overlap
 from exporter.errors import ERROR_REASONS
@@ -112,19 +115,24 @@ class Transition(NamedTuple):
 
 
 class WorkspaceState:
-    """Sessions, the overlap's memory, watermark and health of one workspace."""
+    """Sessions, the overlap's memory, watermark and health of one workspace, and the
+    schedule its days and opening hours follow."""
 
-    def __init__(self, name: str, buckets: tuple[float, ...]) -> None:
+    def __init__(
+        self, name: str, buckets: tuple[float, ...], schedule: Schedule | None = None
+    ) -> None:
         self.name = name
         self.lock = threading.Lock()
-        self.sessions = Sessions(buckets)
+        self.schedule = schedule
+        self.sessions = Sessions(buckets, _zone(schedule))
         self.overlap = Overlap()
         self.watermark: int | None = None
         self.health = Health()
         self.changes = 0
         """Transitions so far that changed what a saved state would tell: records or
-        invalid rows applied, counting started, agents forgotten. A window that brings
-        nothing new moves only the watermark, which a restart simply reads again."""
+        invalid rows applied, counting started, agents forgotten, another time zone. A
+        window that brings nothing new moves only the watermark, which a restart simply
+        reads again."""
         self.recorded: list[Transition] | None = None
         """The transitions since the state file last took them, in order; None when one
         went unrecorded (before the first ``checkpoint``, and the initial lookback's
@@ -145,6 +153,13 @@ class WorkspaceState:
             self.sessions.advance(window_end)
             if count or invalid:
                 self.changes += 1
+
+    def lookback_until(self, now: float) -> None:
+        """A poll reads up to ``now``; in the initial lookback, only the sessions closed on
+        its last local day can make a today (``Sessions.rebuild_until``)."""
+        with self.lock:
+            if not self.sessions.counting:
+                self.sessions.rebuild_until(now)
 
     def poll_succeeded(self, now: float, forget_before: float | None = None) -> Succeeded:
         """Every window up to ``now`` is applied: the initial lookback ends here, if it has
@@ -177,6 +192,24 @@ class WorkspaceState:
         with self.lock:
             self.health.requests[code] += 1
             self.health.request_seconds.observe(seconds)
+
+    def set_schedule(self, schedule: Schedule | None) -> None:
+        """Follow ``schedule`` (the config's, on start and reload) from now on."""
+        with self.lock:
+            self.schedule = schedule
+            self._set_zone(_zone(schedule))
+
+    def set_zone(self, timezone: str) -> None:
+        """Count days in the zone named ``timezone`` from now on: a new schedule's zone,
+        as the journal replays it (the schedule itself is the config's)."""
+        with self.lock:
+            self._set_zone(zone_named(timezone))
+
+    def _set_zone(self, zone: ZoneInfo) -> None:
+        if self.sessions.set_zone(zone):
+            self.changes += 1
+            if self.recorded is not None:
+                self.recorded.append(Transition("set_zone", {"timezone": zone.key}))
 
     def resumed(self) -> None:
         """Read back from the state file: ready at once if its initial lookback was done."""
@@ -274,6 +307,11 @@ class WorkspaceState:
         state.health = Health.from_dict(data["health"])
         state.resumed()
         return state
+
+
+def _zone(schedule: Schedule | None) -> ZoneInfo:
+    """Where the days of ``schedule`` start and end: UTC without one."""
+    return UTC if schedule is None else schedule.zone
 
 
 def _replaced_by(last: Transition, nothing: Transition) -> bool:

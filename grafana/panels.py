@@ -68,10 +68,18 @@ def states(names: dict[int, tuple[str, str]]) -> list[Json]:
     return [{"type": "value", "options": options}]
 
 
-def bars(p: Json, stacking: str = "none") -> Json:
-    """Draw a time series panel as bars, one per query interval."""
+def bars(p: Json, stacking: str = "none", *, ahead: bool = False) -> Json:
+    """Draw a time series panel as bars, one per query interval, each over what it counts.
+
+    A Prometheus value at ``t`` of ``increase(x[$__interval])`` counts ``(t - step, t]``:
+    its bar ends at ``t`` (bar alignment "before"). Grafana rounds the range's end down to
+    the step, so the newest bar is the last complete interval. With ``ahead`` the queries
+    look one step ahead (``offset -$__interval``) and count ``(t, t + step]``: the bar starts
+    at ``t`` (alignment "after"), and the newest one is the interval still running.
+    """
     p["fieldConfig"]["defaults"]["custom"] = {
         "drawStyle": "bars",
+        "barAlignment": 1 if ahead else -1,
         "fillOpacity": 80,
         "lineWidth": 1,
         "stacking": {"mode": stacking, "group": "A"},
@@ -97,6 +105,27 @@ def override(matcher: str, name: str, **properties: Any) -> Json:
         "matcher": {"id": matcher, "options": name},
         "properties": [{"id": key, "value": value} for key, value in properties.items()],
     }
+
+
+def dashboard_link(title: str, url: str, tooltip: str) -> Json:
+    """A link in the dashboard's header, opened in a new tab."""
+    return {
+        "title": title,
+        "type": "link",
+        "url": url,
+        "tooltip": tooltip,
+        "icon": "doc",
+        "targetBlank": True,
+        "asDropdown": False,
+        "includeVars": False,
+        "keepTime": False,
+        "tags": [],
+    }
+
+
+def panel_link(title: str, url: str) -> Json:
+    """A link in a panel's header menu, opened in a new tab."""
+    return {"title": title, "url": url, "targetBlank": True}
 
 
 Row = tuple[str, Callable[[], list[Json]], Sequence[int], Sequence[int]]

@@ -31,6 +31,25 @@ def needs(tool: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(missing, reason=f"{tool} is not installed (CI installs it)")
 
 
+PROMTOOL_ACCEPTS = ('cention_business_hours use base unit "seconds" instead of "hours"',)
+"""What ``promtool check metrics`` says of a name the issues spell out: its lint takes the
+``hours`` of ``cention_business_hours``, a 1/0 gauge, for a unit; the name is a contract."""
+
+
+def promtool_findings(exposition: str | bytes) -> list[str]:
+    """What ``promtool check metrics`` finds in ``exposition``, but ``PROMTOOL_ACCEPTS``:
+    each line it prints, and its exit status if it is neither 0 nor 3 (lint findings)."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: install Debian's prometheus package"
+    text = exposition.encode() if isinstance(exposition, str) else exposition
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, check=False, timeout=60
+    )
+    printed = (result.stdout + result.stderr).decode().splitlines()
+    found = [line for line in printed if line not in PROMTOOL_ACCEPTS]
+    return found + ([f"exit {result.returncode}"] if result.returncode not in (0, 3) else [])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -142,12 +142,20 @@ class TestCheckConfig:
             f"{web}: OK (plain HTTP, basic auth for {USER})",
         ]
 
-    def test_an_impossible_date_is_no_traceback(self, tmp_path: Path) -> None:
-        """``agents: [2026-02-30]`` is a login name like any other."""
+    @pytest.mark.parametrize(
+        "extra",
+        [
+            pytest.param("    agents: [2026-02-30]\n", id="agent"),
+            pytest.param("schedule: {closed: [2026-12-24, 2027-01-01]}\n", id="holidays"),
+        ],
+    )
+    def test_yaml_dates_are_no_traceback(self, tmp_path: Path, extra: str) -> None:
+        """``agents: [2026-02-30]`` is a login name like any other; holidays written as
+        YAML dates are dates."""
         config = tmp_path / "config.yaml"
         config.write_text(
             "workspaces:\n  - workspace: demo\n    api_url: http://127.0.0.1:9\n    token: t\n"
-            "    agents: [2026-02-30]\n"
+            + extra
         )
         result = cli("check-config", f"--config.file={config}")
         assert (result.returncode, result.stdout, result.stderr) == (
@@ -155,6 +163,19 @@ class TestCheckConfig:
             f"{config}: OK (1 workspaces: demo)\n",
             "",
         )
+
+    def test_schedule_problems_are_listed_like_any_other(self, tmp_path: Path) -> None:
+        """A bad schedule exits 1 with one line per problem under the file's name."""
+        bad = {"timezone": "Mars/Olympus", "hours": {"mon-sun": ["09:00-09:00"]}}
+        config = offline_config(tmp_path, schedule=bad)
+        result = cli("check-config", f"--config.file={config}")
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [
+            f"{config}: invalid configuration:",
+            "  schedule.timezone: unknown time zone 'Mars/Olympus' (an IANA name like "
+            "Europe/Stockholm)",
+            "  schedule.hours.mon-sun[0]: range 09:00-09:00 is empty",
+        ]
 
 
 class TestApiUrlWarning:

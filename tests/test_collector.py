@@ -321,7 +321,7 @@ class TestAgentMetrics:
             registry.get_sample_value(name, agent(a))
             for name in AGENT_SAMPLES
             for a in ("anna", "erin")
-        ] == [None] * 14
+        ] == [None] * 16
         assert registry.get_sample_value("cention_agents_logged_in", DEMO) == 1.0
 
 
@@ -371,8 +371,9 @@ class TestExposition:
             ("cention_agent_last_login_timestamp_seconds", name, 100.0),
             ("cention_agent_logged_in", name, 1.0),
             ("cention_agent_logged_in_seconds_total", name, 60.0),
+            ("cention_agent_logged_in_today_seconds", name, 60.0),
             ("cention_agent_logins_total", name, 1.0),
             ("cention_agent_logouts_total", name, 0.0),
             ("cention_agent_session_start_timestamp_seconds", name, 100.0),
         ]
-        assert sum(1 for line in text.splitlines() if line.startswith("cention_agent_")) == 6
+        assert sum(1 for line in text.splitlines() if line.startswith("cention_agent_")) == 7

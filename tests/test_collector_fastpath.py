@@ -25,6 +25,9 @@ def one_by_one(workspace: str, sessions: Sessions) -> _AgentFamilies:
             families.last_logout.add_metric(labels, agent.last_logout)
         if agent.session_start is not None:
             families.session_start.add_metric(labels, agent.session_start)
+        today = sessions.today()
+        if today is not None:
+            families.today.add_metric(labels, sessions.today_seconds(agent, today))
     return families
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from schedules import ISSUE_EXAMPLE
 
 from exporter.config import (
     DEFAULT_BUCKETS,
@@ -25,12 +28,13 @@ from exporter.config import (
     web_flags,
     with_web,
 )
+from exporter.core.schedule import Schedule
 from exporter.errors import ConfigError
 
 TOKEN = "tok-9f8e7d6c5b4a"
 API = "https://apid.cention.com"
 WORKSPACE_KEYS = (
-    "workspace, api_url, token, token_file, format, agents, ca_file, insecure_skip_verify"
+    "workspace, api_url, token, token_file, format, agents, ca_file, insecure_skip_verify, schedule"
 )
 
 EXAMPLE = """\
@@ -642,7 +646,7 @@ class TestUnknownKeys:
         [
             pytest.param(
                 {"workspaces": [workspace()], "typo": 1},
-                "typo: unknown key (known: workspaces, poll, state, metrics, web)",
+                "typo: unknown key (known: workspaces, schedule, poll, state, metrics, web)",
                 id="root",
             ),
             pytest.param(
@@ -1186,7 +1190,7 @@ typo: true
             load_config(path, {})
         problems = [
             "web.telemetry_path: environment variable PROBE is not set",
-            "typo: unknown key (known: workspaces, poll, state, metrics, web)",
+            "typo: unknown key (known: workspaces, schedule, poll, state, metrics, web)",
             "poll.retries: unknown key (known: interval, timeout, overlap, lookback, "
             "max_window, max_response_bytes)",
             "poll.interval: must be at least 1s, got '500ms'",
@@ -1207,3 +1211,103 @@ typo: true
         ]
         assert caught.value.problems == problems
         assert str(caught.value) == "; ".join(problems)
+
+
+SCHEDULED = (
+    ISSUE_EXAMPLE
+    + """\
+workspaces:
+  - workspace: stockholm
+    api_url: https://apid.cention.com
+    token: t
+  - workspace: kualalumpur
+    api_url: https://apid.cention.com
+    token: t
+    schedule:
+      timezone: Asia/Kuala_Lumpur
+      hours: {sun-thu: ["09:00-18:00"]}
+"""
+)
+"""The issue's schedule at the top, and a workspace with one of its own."""
+H = 3600
+
+
+class TestSchedule:
+    def test_top_level_schedule_and_one_of_a_workspace(self, tmp_path: Path) -> None:
+        """The top-level schedule, its dates as the loader hands them (strings), is every
+        workspace's but one with its own, which replaces it whole: no staffing, no holidays."""
+        path = tmp_path / "config.yaml"
+        path.write_text(SCHEDULED, encoding="utf-8")
+        stockholm, kuala_lumpur = load_config(path, {}).workspaces
+        week = (((8 * H, 17 * H),),) * 5 + (((10 * H, 14 * H),), ())
+        plan = ((8 * H, 12 * H, 5), (12 * H, 17 * H, 3))
+        assert stockholm.schedule == Schedule(
+            zone=ZoneInfo("Europe/Stockholm"),
+            hours=week,
+            closed=frozenset({date(2026, 12, 24), date(2026, 12, 25), date(2027, 1, 1)}),
+            staffing=(plan,) * 5 + (((10 * H, 14 * H, 2),), ()),
+        )
+        office = ((9 * H, 18 * H),)
+        assert kuala_lumpur.schedule == Schedule(
+            zone=ZoneInfo("Asia/Kuala_Lumpur"),
+            hours=(office,) * 4 + ((), (), office),
+            closed=frozenset(),
+            staffing=None,
+        )
+
+    def test_without_a_schedule(self) -> None:
+        """No ``schedule:`` anywhere: no workspace has one."""
+        assert parse({"workspaces": [workspace()]}).workspaces[0].schedule is None
+
+    def test_an_empty_schedule_of_a_workspace_still_replaces(self) -> None:
+        """``schedule: {}`` of a workspace is its own: UTC, open all day, no plan."""
+        config = parse(
+            {
+                "schedule": {"timezone": "Europe/Stockholm", "hours": {"mon": ["08:00-09:00"]}},
+                "workspaces": [workspace(schedule={})],
+            }
+        )
+        assert config.workspaces[0].schedule == Schedule()
+
+    def test_every_problem_named_by_its_key(self, tmp_path: Path) -> None:
+        """An unknown zone, overlapping ranges, a range past midnight, an unknown day and a
+        bad date: one line each, at the top and in a workspace, with the other keys'."""
+        path = tmp_path / "config.yaml"
+        path.write_text(
+            """\
+schedule:
+  timezone: Europe/Stokholm
+  hours:
+    mon-fri: ["08:00-12:00", "11:00-17:00"]
+    sat: ["17:00-08:00"]
+  closed: [2026-02-30]
+  colour: blue
+workspaces:
+  - workspace: demo
+    api_url: https://apid.cention.com
+    token: t
+    format: xml
+    schedule:
+      hours: {mon-fri: ["08:00-17:00"], fri: ["16:00-18:00"]}
+      staffing: {mon-frj: {"08:00-12:00": 5}, sat: {"10:00-14:00": -1}}
+""",
+            encoding="utf-8",
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, {})
+        assert caught.value.problems == [
+            "schedule.colour: unknown key (known: timezone, hours, closed, staffing)",
+            "schedule.timezone: unknown time zone 'Europe/Stokholm' (an IANA name like "
+            "Europe/Stockholm)",
+            "schedule.hours.sat[0]: range 17:00-08:00 ends before it starts; split one past "
+            "midnight at 24:00: 17:00-24:00 and 00:00-08:00 the next day",
+            "schedule.hours.mon-fri: ranges 08:00-12:00 and 11:00-17:00 overlap",
+            "schedule.closed[0]: expected a date like 2026-12-24, got '2026-02-30'",
+            "workspaces[0].format: expected csv or json, got 'xml'",
+            "workspaces[0].schedule.hours.fri: range 16:00-18:00 overlaps 08:00-17:00 of "
+            "mon-fri on fri",
+            "workspaces[0].schedule.staffing.mon-frj: unknown day 'frj' (known: mon, tue, "
+            "wed, thu, fri, sat, sun)",
+            "workspaces[0].schedule.staffing.sat.10:00-14:00: expected a whole number of "
+            "agents, 0 or more, got -1",
+        ]

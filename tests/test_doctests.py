@@ -18,6 +18,7 @@ EXAMPLES = {  # module -> the number of ``>>>`` examples in its docstrings
     "exporter.build": 1,
     "exporter.commands.backfill": 1,
     "exporter.config": 3,
+    "exporter.core.localtime": 2,
     "exporter.core.parsing": 1,
     "exporter.core.records": 6,
     "exporter.core.report": 2,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,7 +47,15 @@ from fault_helpers import (
     sleep_until,
     truth,
 )
-from harness import Samples, free_port, logged, parse_samples, run_exporter, write_config
+from harness import (
+    Samples,
+    free_port,
+    logged,
+    parse_samples,
+    promtool_findings,
+    run_exporter,
+    write_config,
+)
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
@@ -851,7 +858,7 @@ class TestLabelValues:
             )
         }
         assert {dict(labels).get("workspace") for _, labels in samples} <= {"csv", "json", None}
-        assert _promtool(text) == (0, "", "")
+        assert promtool_findings(text) == []
         assert "Traceback" not in exporter.log()
         saved = json.loads(state_file.read_text(encoding="utf-8"))
         assert set(saved["workspaces"]) == {"csv", "json"}
@@ -877,15 +884,6 @@ def _openmetrics_agents(text: str, family: str, workspace: str) -> set[str]:
 
 def _label_sets(samples: Samples) -> set[frozenset[str]]:
     return {frozenset(name for name, _ in labels) for _, labels in samples}
-
-
-def _promtool(text: str) -> tuple[int, str, str]:
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: install Debian's prometheus package"
-    result = subprocess.run(
-        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
-    )
-    return result.returncode, result.stdout, result.stderr
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from exporter import __version__
 from exporter.build import BuildInfo
 from exporter.collector import LogioCollector
 from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.schedule import parse_schedule
 from exporter.metrics import (
     AGENT_FAMILIES,
     BUILD_INFO,
@@ -51,9 +52,17 @@ AWKWARD = 'Jane "JJ" O\'Brien \\ Zoë\t李 🎧\n},x="1"'
 """An agent name with everything a label value must escape, and more."""
 
 
+SCHEDULE = {"hours": {"thu": ["00:00-01:00"]}, "staffing": {"thu": {"00:30-01:00": 4}}}
+"""Open at ``SCRAPED``, 1970-01-01 00:50 UTC, a Thursday, and 4 agents required."""
+SCRAPED = 3010.0
+
+
 def fixed_state() -> ExporterState:
-    """Two workspaces: ``demo`` with every kind of series, ``sales`` fresh from its lookback."""
-    demo = WorkspaceState("demo", BUCKETS)
+    """Two workspaces: ``demo`` with every kind of series and a schedule, ``sales`` fresh
+    from its lookback, without one."""
+    problems: list[str] = []
+    demo = WorkspaceState("demo", BUCKETS, parse_schedule(SCHEDULE, "schedule", problems))
+    assert problems == []
     sessions = demo.sessions
     sessions.apply([Record("anna", 1000, LOGIN), Record("carl", 1200, LOGOUT)])
     sessions.start_counting(2000)
@@ -98,7 +107,9 @@ class ReadyMade(Collector):
 
 def registry_of(state: ExporterState, *, per_agent: bool = True) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(LogioCollector(state, per_agent=per_agent, build=BUILD))
+    registry.register(
+        LogioCollector(state, per_agent=per_agent, build=BUILD, clock=lambda: SCRAPED)
+    )
     return registry
 
 
@@ -220,8 +231,8 @@ class TestHeaders:
 class TestLookups:
     def test_names_are_unique(self) -> None:
         """No two families share a name or a sample name."""
-        assert (len(BY_NAME), len(BY_SAMPLE)) == (19, 17 + 2 * 3)  # 2 histograms
-        assert len(FAMILIES) == 19 == 1 + len(WORKSPACE_FAMILIES) + len(AGENT_FAMILIES)
+        assert (len(BY_NAME), len(BY_SAMPLE)) == (22, 20 + 2 * 3)  # 2 histograms
+        assert len(FAMILIES) == 22 == 1 + len(WORKSPACE_FAMILIES) + len(AGENT_FAMILIES)
 
     def test_by_sample_name(self) -> None:
         """A histogram is found by each of its sample names, a counter by its ``_total``."""

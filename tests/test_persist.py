@@ -69,6 +69,8 @@ class TestRoundTrip:
             "last_logout": 1100,
             "last_record": 1100,
             "fresh": False,
+            "day_start": 0,
+            "day_closed_seconds": 200.0,
         }
 
     def test_a_field_missing_or_unknown_breaks_nothing(self, tmp_path: Path) -> None:
@@ -83,7 +85,9 @@ class TestRoundTrip:
         path.write_text(json.dumps(saved), encoding="utf-8")
         loaded = StateFile(path).load(BUCKETS)["demo"].sessions.agents
         assert loaded == {
-            "ann": Agent(None, 0, 1, 100.0, 0.0, 900, 1100, 1100),
+            "ann": Agent(
+                None, 0, 1, 100.0, 0.0, 900, 1100, 1100, day_start=0, day_closed_seconds=200.0
+            ),
             "bob": Agent(None, 0, 1, 0.0, 0.0, None, 1200, 1200),
         }
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import logged, run_exporter, series, value, write_config
+from harness import Samples, logged, run_exporter, series, value, write_config
 
 from exporter.core.records import LOGIN, Record
 from exporter.simulator import Scenario, SimulatorServer
@@ -86,3 +86,31 @@ class TestReload:
                 assert series(exporter.scrape(), "cention_up", "workspace") == {"one": 1}
                 errors = [line for line in logged(exporter.lines(), "error") if line[0] == "error"]
                 assert errors == [("error", "reload failed, keeping the running config", problems)]
+
+    def test_a_changed_schedule_is_followed(self, tmp_path: Path) -> None:
+        """A reload swaps the schedule: closed all week, then open all day with a plan of
+        3 agents, then none at all (open, no plan)."""
+        scenario = Scenario(start=int(time.time()), agents=3, seed=1, live=False)
+        closed = {"timezone": "Europe/Stockholm", "hours": {}}
+        planned = {"timezone": "Europe/Stockholm", "staffing": {"mon-sun": {"00:00-24:00": 3}}}
+        with SimulatorServer(scenario, token=TOKEN, workspace="one") as simulator:
+            path = tmp_path / "config.yaml"
+            write_config(path, [workspace("one", simulator)], schedule=closed)
+            with run_exporter(path) as exporter:
+                shown = []
+                for schedule in (planned, None):
+                    shown.append(schedule_gauges(exporter.scrape()))
+                    sections = {} if schedule is None else {"schedule": schedule}
+                    write_config(path, [workspace("one", simulator)], **sections)
+                    response = httpx.post(exporter.url + "/-/reload", timeout=10)
+                    assert (response.status_code, response.text) == (200, "reloaded\n")
+                shown.append(schedule_gauges(exporter.scrape()))
+        assert shown == [(0, None), (1, 3), (1, None)]
+
+
+def schedule_gauges(samples: Samples) -> tuple[float | None, float | None]:
+    """Workspace one's business hours and required agents, None where absent."""
+    return (
+        value(samples, "cention_business_hours", workspace="one"),
+        value(samples, "cention_staffing_required_agents", workspace="one"),
+    )

@@ -493,20 +493,30 @@ class Run:
 @pytest.fixture(name="run", scope="module", params=[SPRING, AUTUMN], ids=lambda c: c.name)
 def _run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """``report`` by day (JSON) and by session (CSV, into a file) over three days around a
-    DST change, against 40 simulated agents of a 24/7 center."""
+    DST change, against 40 simulated agents of a 24/7 center in Stockholm.
+
+    The days are Stockholm's by ``--timezone`` over a schedule in another zone, then by the
+    workspace's own schedule, which replaces the top-level one.
+    """
     case: Case = request.param
     tmp = tmp_path_factory.mktemp(case.name)
     scenario = Scenario(
         start=case.end_of_history, agents=40, seed=11, lookback=12 * DAY, live=False
     )
+    elsewhere = {"timezone": "Asia/Kuala_Lumpur"}
     with SimulatorServer(scenario, token=TOKEN, workspace="north") as server:
         entry = {"workspace": "north", "api_url": server.url, "token": TOKEN, "format": case.fmt}
-        config = write_config(tmp / "config.yaml", [entry])
-        common = (f"--config.file={config}", "--from", str(case.first), "--to", str(case.last))
-        zone = ("--timezone", "Europe/Stockholm")
-        day = run_report(*common, *zone, "--output", "json")
+        flagged = write_config(tmp / "flagged.yaml", [entry], schedule=elsewhere)
+        own = {**entry, "schedule": {"timezone": "Europe/Stockholm"}}
+        scheduled = write_config(tmp / "scheduled.yaml", [own], schedule=elsewhere)
+        days = ("--from", str(case.first), "--to", str(case.last))
+        day = run_report(
+            f"--config.file={flagged}", *days, "--timezone", "Europe/Stockholm", "--output", "json"
+        )
         out = tmp / "sessions.csv"
-        session = run_report(*common, *zone, "--by", "session", "--out", str(out))
+        session = run_report(
+            f"--config.file={scheduled}", *days, "--by", "session", "--out", str(out)
+        )
     return Run(case, truth(case, scenario), day, session, out)
 
 
@@ -558,7 +568,11 @@ class TestAgainstTheSimulator:
         ]
         assert {line[0] for line in lines} == {"north"}
         assert [tuple(line[1:]) for line in lines] == expected_sessions(run.known)
-        assert sorted(p.name for p in run.out.parent.iterdir()) == ["config.yaml", "sessions.csv"]
+        assert sorted(p.name for p in run.out.parent.iterdir()) == [
+            "flagged.yaml",
+            "scheduled.yaml",
+            "sessions.csv",
+        ]
 
     def test_sessions_add_up_to_days(self, run: Run) -> None:
         """The session rows of a range and its day rows count the same seconds."""

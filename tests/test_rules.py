@@ -33,9 +33,6 @@ ALERTS = [
     "CentionSessionAnomaliesRising",
 ]
 RECORDING_RULES = [
-    "cention:local_time:seconds",
-    "cention:business_hours:bool",
-    "workspace:cention_agents_logged_in:staffing_minimum",
     "workspace:cention_session_anomalies:increase1h",
     "workspace:cention_logio_records:increase1h",
 ]
@@ -137,7 +134,7 @@ class TestRuleFiles:
     """deploy/prometheus/alerts.yml and rules.yml."""
 
     def test_promtool_check_rules_succeeds(self, promtool):
-        """promtool counts 8 alerts and 5 recording rules."""
+        """promtool counts 8 alerts and 2 recording rules."""
         result = run(
             promtool,
             "check",
@@ -147,7 +144,7 @@ class TestRuleFiles:
         )
         assert (result.returncode, result.stderr) == (0, ""), result.stdout
         successes = [line for line in result.stdout.splitlines() if "SUCCESS" in line]
-        assert successes == ["  SUCCESS: 8 rules found", "  SUCCESS: 5 rules found"]
+        assert successes == ["  SUCCESS: 8 rules found", "  SUCCESS: 2 rules found"]
 
     def test_alerts_file_holds_exactly_the_alerts(self):
         """alerts.yml has the eight alerts and no recording rules."""

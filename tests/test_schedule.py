@@ -18,6 +18,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from instants import utc
+from schedules import ISSUE_EXAMPLE
 
 from exporter.core.schedule import (
     Schedule,
@@ -42,19 +43,6 @@ def schedule(data: object) -> Schedule:
     assert problems == []
     assert parsed is not None
     return parsed
-
-
-ISSUE_EXAMPLE = """\
-schedule:
-  timezone: Europe/Stockholm
-  hours:
-    mon-fri: ["08:00-17:00"]
-    sat: ["10:00-14:00"]
-  closed: [2026-12-24, 2026-12-25, 2027-01-01]
-  staffing:
-    mon-fri: {"08:00-12:00": 5, "12:00-17:00": 3}
-    sat: {"10:00-14:00": 2}
-"""
 
 
 class TestParse:

@@ -11,12 +11,14 @@ from exporter.core.records import LOGIN, LOGOUT, Record
 from exporter.core.sessions import Sessions
 
 BUCKETS = (60.0, 3600.0)
+DAY = 86400
 
 records = st.lists(
     st.builds(
         Record,
         st.sampled_from(["ann", "bob", "c d"]),
-        st.integers(0, 40),  # the row rule refuses a negative time
+        # the row rule refuses a negative time; some cross the first UTC midnight
+        st.integers(0, 40) | st.integers(DAY - 20, DAY + 20),
         st.sampled_from([LOGIN, LOGOUT, "other"]),
     ),
     max_size=40,
@@ -29,11 +31,15 @@ class Seen:
     last_login: int | None = None
     last_logout: int | None = None
     last_record: int = 0
+    day: int | None = None
+    day_seconds: float = 0.0
 
 
 def rules(batches: list[list[Record]]) -> tuple[object, ...]:
     """The reference, written plainly: before counting, a Login opens a session unless one
-    is open, anything else closes it; the latest times move on; nothing is counted."""
+    is open, anything else closes it; the latest times move on; nothing is counted. A
+    session closed adds its seconds after its UTC midnight to that day's, when the day is
+    the agent's latest; a later day starts from nothing."""
     agents: dict[str, Seen] = {}
     newest = None
     for name, timestamp, action in (record for batch in batches for record in batch):
@@ -44,11 +50,32 @@ def rules(batches: list[list[Record]]) -> tuple[object, ...]:
                 agent.session_start = timestamp
         else:
             agent.last_logout = max(timestamp, agent.last_logout or 0)
+            if agent.session_start is not None:
+                midnight = timestamp // DAY * DAY
+                if agent.day is None or midnight > agent.day:
+                    agent.day, agent.day_seconds = midnight, 0.0
+                if midnight == agent.day:
+                    agent.day_seconds += max(0, timestamp - max(agent.session_start, midnight))
             agent.session_start = None
         agent.last_record = max(agent.last_record, timestamp)
         newest = timestamp if newest is None else max(newest, timestamp)
     rows = [
-        (n, (a.session_start, 0, 0, 0.0, 0.0, a.last_login, a.last_logout, a.last_record, False))
+        (
+            n,
+            (
+                a.session_start,
+                0,
+                0,
+                0.0,
+                0.0,
+                a.last_login,
+                a.last_logout,
+                a.last_record,
+                False,
+                a.day,
+                a.day_seconds,
+            ),
+        )
         for n, a in agents.items()
     ]
     logged_in = sum(a.session_start is not None for a in agents.values())
@@ -77,6 +104,27 @@ class TestRebuild:
         for batch in batches:
             rebuilt.apply(batch)
         assert state(rebuilt) == rules(batches)
+
+    @settings(max_examples=300, deadline=None)
+    @given(batches=st.lists(records, max_size=4), after=st.integers(0, 2 * DAY))
+    def test_the_lookback_keeps_only_its_last_days_figures(
+        self, batches: list[list[Record]], after: int
+    ) -> None:
+        """Told where the lookback ends, the rebuild skips the days before its last and
+        shows the same seconds of today as one that kept every day's."""
+        until = max((r.timestamp for batch in batches for r in batch), default=0) + after
+        full, skipping = Sessions(BUCKETS), Sessions(BUCKETS)
+        skipping.rebuild_until(until)
+        for sessions in (full, skipping):
+            for batch in batches:
+                sessions.apply(batch)
+            sessions.advance(until)
+        today = full.today()
+        assert today is not None
+        assert skipping.today() == today == until // DAY * DAY
+        assert [skipping.today_seconds(a, today) for a in skipping.agents.values()] == [
+            full.today_seconds(a, today) for a in full.agents.values()
+        ]
 
     def test_rebuild_keeps_the_first_login_of_a_session(self) -> None:
         """A Login while logged in keeps the start; a Logout then ends the session."""

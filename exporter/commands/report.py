@@ -45,10 +45,10 @@ ReportRow = DayRow | SessionRow
 KINDS: dict[str, type[ReportRow]] = {"day": DayRow, "session": SessionRow}
 
 
-def zone_of(config: Config, workspace: WorkspaceConfig) -> ZoneInfo:
+def zone_of(workspace: WorkspaceConfig) -> ZoneInfo:
     """The time zone of ``workspace``'s days: its schedule's when one is configured, and
     UTC without one."""
-    return UTC
+    return UTC if workspace.schedule is None else workspace.schedule.zone
 
 
 def days_of(first: date, last: date, zone: ZoneInfo, now: float) -> Days:
@@ -206,7 +206,7 @@ def main(
     now = time.time()
     try:
         ranges = [
-            (w, days_of(args.first, args.last, args.timezone or zone_of(config, w), now))
+            (w, days_of(args.first, args.last, args.timezone or zone_of(w), now))
             for w in workspaces
         ]
     except ValueError as exc:

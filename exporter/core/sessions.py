@@ -15,6 +15,14 @@ that a session ended before time already reported. Each agent therefore keeps a 
 what was reportable just before a record changed it. The exposed value is the larger of
 the floor and the exact figure, so it stalls rather than falls, and the exact figure
 catches up as the agent works on.
+
+Seconds logged in *today* are state, not a count: every session closed builds them,
+counted or not, so the initial lookback rebuilds them. "Today" is the local day of
+``as_of`` in the workspace's time zone. Each agent keeps the start of the local day of
+its last closed session and the closed seconds of that day; a session over midnight
+counts its part after midnight. Where the day's closed sessions are not known (a state
+saved before these figures existed, or a new time zone), the figure is unknown until the
+next local midnight.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, get_args, get_type_hints
+from zoneinfo import ZoneInfo
 
+from exporter.core.localtime import UTC, LocalDays, zone_named
 from exporter.core.records import LOGIN, Row
 
 LOGIN_WHILE_LOGGED_IN = "login_while_logged_in"
@@ -45,6 +55,10 @@ class Agent:
     last_logout: int | None = None
     last_record: int = 0
     fresh: bool = False
+    day_start: int | None = None
+    """The first second of the local day of the last session closed."""
+    day_closed_seconds: float = 0.0
+    """Seconds of the sessions closed that day, from its start on."""
 
     @property
     def logged_in(self) -> bool:
@@ -135,7 +149,7 @@ class Histogram:
 class Sessions:
     """All agents of one workspace and the workspace's totals."""
 
-    def __init__(self, buckets: Iterable[float]) -> None:
+    def __init__(self, buckets: Iterable[float], zone: ZoneInfo = UTC) -> None:
         self.agents: dict[str, Agent] = {}
         self.durations = Histogram(buckets)
         self.records_total = {"login": 0, "logout": 0}
@@ -145,11 +159,20 @@ class Sessions:
         self.window_open = True
         self.as_of = 0.0
         self.last_record: int | None = None
+        self.days = LocalDays(zone)
+        """The workspace's local days, where "today" starts."""
+        self.days_known_from: int | None = None
+        """The first local midnight from which the closed sessions of each day are known;
+        None: every day's are."""
         self.changed: set[str] = set()
         """Agents a record touched since ``take_changed``: the exposition renders their
         series again, and only theirs (open sessions follow ``as_of``). One forgotten
         leaves the set as it leaves ``agents``, which tells by its size, so the set never
         holds more than ``agents`` even when nothing takes it."""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.days.zone
 
     @property
     def counting(self) -> bool:
@@ -166,13 +189,16 @@ class Sessions:
             "anomalies": dict(self.anomalies),
             "durations": self.durations.to_dict(),
             "agents": {name: agent.to_dict() for name, agent in self.agents.items()},
+            "timezone": self.zone.key,
+            "days_known_from": self.days_known_from,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], durations: Histogram) -> Sessions:
         """Sessions from ``to_dict`` data, with ``durations`` as their histogram: the one
-        saved, or a fresh one when the configured buckets changed."""
-        sessions = cls(durations.bounds)
+        saved, or a fresh one when the configured buckets changed. Data saved before the
+        day's figures existed leaves today unknown until the next local midnight."""
+        sessions = cls(durations.bounds, _saved_zone(data.get("timezone")))
         sessions.durations = durations
         since, last = data["counting_since"], data["last_record"]
         sessions.counting_since = None if since is None else float(since)
@@ -183,7 +209,49 @@ class Sessions:
         sessions.anomalies = {k: int(data["anomalies"][k]) for k in sessions.anomalies}
         sessions.agents = {str(n): Agent.from_dict(a) for n, a in data["agents"].items()}
         sessions.logged_in_count = sum(agent.logged_in for agent in sessions.agents.values())
+        if "days_known_from" in data and sessions.zone.key == data.get("timezone"):
+            known = data["days_known_from"]
+            sessions.days_known_from = None if known is None else int(known)
+        elif sessions.agents:
+            sessions.forget_today()
         return sessions
+
+    def set_zone(self, zone: ZoneInfo) -> bool:
+        """Count days in ``zone`` from now on; True if that is another zone. The closed
+        sessions of today in a zone of another name are not known: today is unknown until
+        the next local midnight."""
+        if zone.key == self.zone.key:
+            return False
+        self.days = LocalDays(zone)
+        if self.agents:
+            self.forget_today()
+        return True
+
+    def rebuild_until(self, until: float) -> None:
+        """The initial lookback reads up to ``until``: only the sessions closed on its
+        local day can make a today, so the rebuild keeps the day's figures of no other,
+        and the days before it are unknown (a lookback resumed later moves it on)."""
+        start = self.days.bounds(until)[0]
+        known = self.days_known_from
+        self.days_known_from = start if known is None else max(known, start)
+
+    def forget_today(self) -> None:
+        """Mark the closed sessions of ``as_of``'s local day unknown: from the next
+        midnight on, the day's figures are exact again."""
+        self.days_known_from = self.days.bounds(self.as_of)[1]
+
+    def today(self) -> int | None:
+        """The first second of ``as_of``'s local day, or None while that day is unknown."""
+        start = self.days.bounds(self.as_of)[0]
+        known = self.days_known_from
+        return start if known is None or start >= known else None
+
+    def today_seconds(self, agent: Agent, today: int) -> float:
+        """Seconds ``agent`` was logged in from ``today`` (``today()``) up to ``as_of``."""
+        seconds = agent.day_closed_seconds if agent.day_start == today else 0.0
+        if agent.session_start is not None:
+            seconds += max(0.0, self.as_of - max(agent.session_start, today))
+        return seconds
 
     def take_changed(self) -> set[str]:
         """The agents changed since the last call, which starts a new set."""
@@ -218,15 +286,20 @@ class Sessions:
     def _rebuild(self, records: Iterable[Row]) -> None:
         """``apply`` before counting starts: the initial lookback, up to a million records.
 
-        Nothing is counted yet, so all a record can change is who is logged in since when
-        and the latest times; this loop does only that, inline, with the outcome the
-        counting rules would have without their counters. ``fresh`` matters only while
-        counting, and after its first record an agent is never fresh, so new agents start
-        with it false. ``x > (last or x - 1)`` decides as ``max(last or x, x)`` in the rules.
+        Nothing is counted yet, so all a record can change is who is logged in since when,
+        the latest times and the seconds of the day; this loop does only that, inline, with
+        the outcome the counting rules would have without their counters. ``fresh`` matters
+        only while counting, and after its first record an agent is never fresh, so new
+        agents start with it false. ``x > (last or x - 1)`` decides as ``max(last or x, x)``
+        in the rules. A session closed before the day ``rebuild_until`` names keeps no day's
+        figures, and the day's bounds are looked up only when a close leaves the last day.
         """
         agents = self.agents
         newest: float = -math.inf if self.last_record is None else self.last_record
         opened = 0
+        days = self.days
+        day_start, day_end = days.start, days.end
+        known = -1 if self.days_known_from is None else self.days_known_from  # times are >= 0
         for name, timestamp, action in records:
             agent = agents.get(name)
             if agent is None:
@@ -240,9 +313,19 @@ class Sessions:
             else:
                 if timestamp > (agent.last_logout or timestamp - 1):
                     agent.last_logout = timestamp
-                if agent.session_start is not None:
+                start = agent.session_start
+                if start is not None:
                     agent.session_start = None
                     opened -= 1
+                    if timestamp < known:  # a day before the lookback's last: no today
+                        pass
+                    elif agent.day_start == day_start and day_start <= timestamp < day_end:
+                        seconds = timestamp - (start if start > day_start else day_start)
+                        if seconds > 0:
+                            agent.day_closed_seconds += seconds
+                    else:  # the agent's first close of the day, or another day
+                        day_start, day_end = days.bounds(timestamp)
+                        _add_to_day(agent, day_start, timestamp - max(start, day_start))
             if timestamp > agent.last_record:
                 agent.last_record = timestamp
             if timestamp > newest:
@@ -307,3 +390,27 @@ class Sessions:
         self.logged_in_count -= 1
         self.durations.observe(max(0, timestamp - start))
         agent.closed_seconds += max(0.0, timestamp - max(start, since))
+        day_start = self.days.bounds(timestamp)[0]
+        _add_to_day(agent, day_start, timestamp - max(start, day_start))
+
+
+def _add_to_day(agent: Agent, day_start: int, seconds: int) -> None:
+    """A session closed on the local day from ``day_start``, ``seconds`` of it on that day
+    (less than 0 for a Logout older than its Login: none). A later day than the agent's
+    starts afresh; an earlier one (a late record) changes nothing."""
+    kept = agent.day_start
+    if kept is None or kept < day_start:
+        agent.day_start, agent.day_closed_seconds = day_start, 0.0
+    elif kept > day_start:
+        return
+    if seconds > 0:
+        agent.day_closed_seconds += seconds
+
+
+def _saved_zone(name: object) -> ZoneInfo:
+    """The time zone a state was saved in; UTC if none or unknown here (then the name
+    differs, and today is unknown)."""
+    try:
+        return zone_named(name) if isinstance(name, str) else UTC
+    except ValueError:
+        return UTC
