@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, compress
 from operator import attrgetter
@@ -52,9 +53,10 @@ class Reader:
     A piece whose answers weigh more than ``ANSWER_BYTES`` is read again half as wide,
     down to ``MIN_WIDTH``. After one that weighed under a quarter of it, the next is twice
     as wide, up to the window's own width, and no wider than the densest piece so far says
-    stays under ``ANSWER_BYTES``: until a piece held any record, no wider than
-    ``FIRST_WIDTH``, so days without records cannot widen the piece that meets the first
-    busy day. The width carries over to the next window.
+    stays under ``ANSWER_BYTES``. Days without records widen it up to the window, so a
+    quiet history costs a request a window: the piece that meets the first busy day costs
+    then at most ``ANSWER_BYTES`` read per halving, since the client stops reading there.
+    The width carries over to the next window.
     """
 
     def __init__(self, workspace: WorkspaceConfig, names: dict[str, str] | None = None) -> None:
@@ -91,7 +93,7 @@ class Reader:
 
     def _widest(self) -> int:
         """The widest piece the densest piece so far says stays under ``ANSWER_BYTES``."""
-        return int(ANSWER_BYTES / self.density) if self.density else FIRST_WIDTH
+        return int(ANSWER_BYTES / self.density) if self.density else sys.maxsize
 
     def _answers(self, client: Fetcher, piece: Window) -> tuple[list[bytes] | None, int]:
         """The bodies of every answer of ``piece`` and what they weigh; or None once they

@@ -54,12 +54,16 @@ def _api() -> FakeLogio:
 
 class TestWindows:
     def test_initial_lookback_is_split_by_max_window(self, api: FakeLogio) -> None:
-        """The first poll reads the whole lookback in windows no wider than max_window;
-        with no record met yet, each is read in pieces of an hour."""
+        """The first poll reads the whole lookback in windows no wider than max_window,
+        the first of them in pieces from an hour wide, each twice the last while the
+        answers are small."""
         poller = make_poller(api.handler, api.clock)
         assert poller.poll_once() == 30
         first = T0 - 7 * DAY
-        assert api.windows() == [(first + h * 3600, first + (h + 1) * 3600) for h in range(168)]
+        hours = [(0, 1), (1, 3), (3, 7), (7, 15), (15, 24)]
+        pieces = [(first + a * 3600, first + b * 3600) for a, b in hours]
+        days = [(first + d * DAY, first + (d + 1) * DAY) for d in range(1, 7)]
+        assert api.windows() == pieces + days
         assert poller.state.health.ready is True
         assert poller.state.sessions.counting_since == T0
 
@@ -108,7 +112,7 @@ class TestWindows:
         api.add(Record("ann", T0 - 10, LOGIN))
         api.add(Record("carl", T0 - 10, LOGIN))
         poller.poll_once()
-        pieces = 168  # a week in pieces of an hour, as above: no record met before the last
+        pieces = 5 + 6  # the first day from an hour wide, as above; then one a day
         assert [p["name"] for p in api.requests] == ["ann", "bob"] * pieces
         assert list(poller.state.sessions.agents) == ["ann"]
 
@@ -391,7 +395,7 @@ class TestRunLoop:
 
         class Halting:
             def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
-                if len(api.requests) == 48:  # two days in pieces of an hour
+                if len(api.requests) == 6:  # the first day in five pieces, the second
                     first.halted.set()
                 return first_client.fetch(frm, to, name)
 

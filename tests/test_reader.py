@@ -157,13 +157,20 @@ class TestPieces:
         assert reader.width == 312
         assert next(reader.pieces(api, (1000, 5000)))[0] == 1312
 
-    def test_no_record_yet_keeps_pieces_an_hour_wide(self) -> None:
-        """Empty answers tell nothing of how busy the center is: they do not widen the
-        piece beyond an hour, which then meets the first busy day."""
+    def test_no_record_yet_widens_the_pieces(self) -> None:
+        """Empty answers double the piece, from an hour up to the window: a quiet history
+        costs a request a window, not one an hour."""
         api = Asked([])
         reader = Reader(PLAIN)
-        assert [end for end, _ in reader.pieces(api, (0, 4 * 3600))] == [3600, 7200, 10800, 14400]
-        assert reader.width == 3600
+        assert [end for end, _ in reader.pieces(api, (0, 16 * 3600))] == [
+            3600,
+            3 * 3600,
+            7 * 3600,
+            15 * 3600,
+            16 * 3600,
+        ]
+        assert reader.width == 16 * 3600
+        assert [end for end, _ in reader.pieces(api, (16 * 3600, 32 * 3600))] == [32 * 3600]
 
     def test_a_piece_of_min_width_is_parsed_whatever_it_weighs(self) -> None:
         """Three rows of one second: halved down to a minute, then parsed as they are."""
