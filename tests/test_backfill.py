@@ -496,7 +496,7 @@ def _imported(tmp_path_factory: pytest.TempPathFactory) -> Import:
     finally:
         for server in servers.values():
             server.stop()
-    served = {name: server.requests for name, server in servers.items()}
+    served = {name: server.answered for name, server in servers.items()}
     return Import(scenarios, stop - 2 * DAY, stop, step, output, tmp / "data", result, served)
 
 

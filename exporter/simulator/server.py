@@ -73,7 +73,7 @@ class SimulatorServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._requests = itertools.count()
-        self.requests = 0
+        self.answered = 0
         """Requests answered or refused so far, as the API's side counts them."""
 
     @property
@@ -131,7 +131,7 @@ class SimulatorServer:
         self.stop()
 
     def _plan(self, request: SimRequest) -> Plan:
-        self.requests = next(self._requests) + 1  # count() is atomic under the GIL
+        self.answered = next(self._requests) + 1  # count() is atomic under the GIL
         now = self._clock()
         return plan(
             request,
