@@ -44,6 +44,7 @@ class Child(NamedTuple):
     peak: int
     retained: int
     scrape_peak: int
+    scraped: int
     reset: bool
     agents: int
     requests: int
@@ -62,7 +63,7 @@ def ingest_memory(url: str) -> Result:
         f"requests_{agents // 1000}k_{fmt}": str(found[0].requests)
         for (agents, fmt), found in runs.items()
     }
-    for figure in ("retained", "scrape_peak"):
+    for figure in ("retained", "scrape_peak", "scraped"):
         worst = max(_above_idle(runs[LARGE_AGENTS, fmt], figure) for fmt in FORMATS)
         extra[f"{figure}_{LARGE_AGENTS // 1000}k_mb"] = f"{worst / MB:.1f}"
     extra |= _common(runs)
