@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import Result, interleaved, wall
-from benchmarks.scrape import AGENTS, busy_workspace
+from benchmarks.scrape import busy_workspace
 from benchmarks.steady import StateFiles
 from benchmarks.workload import METRICS, POLL, START
 from exporter.config import Config, Secret, StateConfig, WorkspaceConfig
@@ -39,6 +39,8 @@ from exporter.poller import Poller
 from exporter.simulator import render_csv
 from exporter.state import WorkspaceState
 
+AGENTS = 10_000
+"""Agents of the workspace whose snapshot is written."""
 TARGET = 2.0
 REPETITIONS = 7
 NEW_RECORDS = 10
