@@ -6,9 +6,9 @@ parses each answer with ``parse_batch``, keeps of an agent's answer only that ag
 rows, and merges them in time order; ``Overlap.take`` then keeps what no earlier piece
 brought. A piece whose answers did not all arrive raises, so nothing of it is applied.
 
-A piece is as wide as keeps its answers under ``ANSWER_BYTES`` of their format: what
-parsing holds at once grows with the records of one request, so a day of a large center
-is read an hour or a few minutes at a time, and the memory of the initial lookback stays bounded
+A piece is as wide as keeps its answers under ``ANSWER_BYTES``: what parsing holds at
+once grows with the records of one request, so a day of a large center is read an hour
+or a few minutes at a time, and the memory of the initial lookback stays bounded
 whatever the center's size. Pieces chain as ``plan_windows``' windows do, the next
 starting at the second the last one ended, so each is a window of its own for
 ``Overlap.take`` and the watermark: the state changes once per piece, in order.
@@ -25,21 +25,17 @@ from operator import attrgetter
 
 from exporter.config import WorkspaceConfig
 from exporter.core.parsing import parse_batch
-from exporter.core.records import Batch, Format, Parsed, Row
+from exporter.core.records import Batch, Parsed, Row
 from exporter.core.window import Overlap, Window
 from exporter.logio import Fetcher, at_most
 from exporter.logs import fields
 
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
-ANSWER_BYTES: dict[Format, int] = {"csv": 2 * MIB, "json": 4 * MIB}
-"""The most bytes of answers one piece is parsed from, by format: a piece whose answers
-weigh more is dropped unparsed and read again as two halves. Parsing a CSV answer holds
-about eight times its bytes at once, a JSON one (typed rows, twice the bytes a record)
-about three, so each bounds a piece to some 16 MB and 50,000 records: measured at 50,000
-agents, the lookback's peak above idle is 51 MB (CSV) and 50 MB (JSON); JSON at 2 MiB
-needs twice the requests for 10 MB less."""
+ANSWER_BYTES = 2 * 1024 * 1024
+"""The most bytes of answers one piece is parsed from: a piece whose answers weigh more
+is dropped unparsed and read again as two halves. Parsing holds about eight times its
+answers at once, so this bounds a piece to some 16 MB, some 45,000 records."""
 FIRST_WIDTH = 3600
 """Seconds a reader's first piece spans, before any answer told how busy the center is."""
 MIN_WIDTH = 60
@@ -84,7 +80,7 @@ class Reader:
             if bodies is None:
                 self.width = max(MIN_WIDTH, (end - frm) // 2)
                 continue
-            if size < self._most() // 4:
+            if size < ANSWER_BYTES // 4:
                 grown = min(2 * self.width, to - window[0], self._widest())
                 self.width = max(self.width, grown)
             batch = parse_answers(bodies, self.workspace, self.names)
@@ -97,11 +93,7 @@ class Reader:
 
     def _widest(self) -> int:
         """The widest piece the densest piece so far says stays under ``ANSWER_BYTES``."""
-        return int(self._most() / self.density) if self.density else sys.maxsize
-
-    def _most(self) -> int:
-        """``ANSWER_BYTES`` of the workspace's format."""
-        return ANSWER_BYTES[self.workspace.format]
+        return int(ANSWER_BYTES / self.density) if self.density else sys.maxsize
 
     def _answers(self, client: Fetcher, piece: Window) -> tuple[list[bytes] | None, int]:
         """The bodies of every answer of ``piece`` and what they weigh; or None once they
@@ -115,9 +107,9 @@ class Reader:
             if to - frm <= MIN_WIDTH:
                 body: bytes | None = client.fetch(frm, to, name)
             else:
-                body = at_most(client, frm, to, name, self._most() - size)
+                body = at_most(client, frm, to, name, ANSWER_BYTES - size)
             if body is None:
-                return None, self._most()
+                return None, ANSWER_BYTES
             bodies.append(body)
             size += len(body)
         return bodies, size

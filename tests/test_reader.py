@@ -117,7 +117,7 @@ class Asked:
 @pytest.fixture(name="small_answers")
 def _small_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Answers of more than 40 bytes (two rows) are too large; under 10 (none) small."""
-    monkeypatch.setattr("exporter.reader.ANSWER_BYTES", {"csv": 40, "json": 40})
+    monkeypatch.setattr("exporter.reader.ANSWER_BYTES", 40)
 
 
 def stamps(pieces: list[tuple[int, Batch]]) -> list[tuple[int, list[int]]]:
