@@ -8,10 +8,11 @@
 - ``ingest_csv``, ``ingest_json``: the initial lookback, first request to state applied,
   against fetching the same bytes with ``http.client`` and parsing them with
   ``csv.reader`` plus ``int``, or ``json.loads`` (``workload``, ``ingest``);
-- ``ingest_memory``: peak resident memory above idle during that ingest (``memory``);
+- ``ingest_memory``: peak resident memory above an idle exporter during that ingest, and
+  during a week of 50,000 agents (``memory``);
 - ``steady_poll``: CPU time and bytes written of a poll bringing 10 new records, with the
   state file on and 50,000 agents in 10 workspaces (``steady``);
-- ``state_memory``: bytes per agent held once the week is applied (``memory``);
+- ``state_memory``: resident bytes per agent that stay once the week is applied (``memory``);
 - ``scrape_10k``, ``scrape_50k``: ``/metrics`` for 10,000 and 50,000 agents over HTTP,
   asked as Prometheus asks, against prometheus_client rendering the same samples; and
   ``scrape_concurrent``: 20 scrapers at once against one alone (``scrape``).

@@ -1,8 +1,14 @@
-"""One ingest of the week in a fresh process, for ``ingest_memory``; prints JSON figures.
+"""One initial lookback in a fresh process, for ``ingest_memory`` and ``state_memory``.
 
-``python -m benchmarks.memchild URL FORMAT exporter|floor`` wires everything, reads its
-resident set size (``VmRSS``) as the idle baseline, resets the high-water mark through
-``/proc/self/clear_refs`` and runs the ingest; ``peak`` is then ``VmHWM``, in bytes.
+``python -m benchmarks.memchild URL FORMAT`` wires a workspace as the exporter does,
+reads its resident set size (``VmRSS``) as the idle baseline, resets the high-water mark
+through ``/proc/self/clear_refs`` and runs the initial lookback through the real poller;
+then ``peak`` is ``VmHWM`` and ``retained`` the ``VmRSS`` left once it is over. Last it
+renders ``/metrics`` twice as ``run`` serves it to Prometheus (OpenMetrics, gzip, the
+per-agent lines kept from the first for the second): ``scrape_peak`` is the high-water
+mark of that and ``scraped`` the ``VmRSS`` after, the state and the kept lines, what a
+running exporter holds. All in bytes, printed as JSON with the agents held and the
+requests made.
 """
 
 from __future__ import annotations
@@ -10,11 +16,13 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.workload import Exporter, FloorClient, floor_parse, initial_windows
-from exporter.core.records import Format
+from benchmarks.scrapers import HEADERS
+from benchmarks.workload import Exporter
+from exporter.collector import LogioCollector
+from exporter.exposition import Exposition
+from exporter.state import ExporterState
 
 STATUS = Path("/proc/self/status")
 
@@ -37,23 +45,40 @@ def reset_peak() -> bool:
     return True
 
 
-def ingest(url: str, fmt: Format, side: str) -> Callable[[], object]:
-    """The ingest to run, with its client already made, so idle includes it."""
-    if side == "exporter":
-        exporter = Exporter(url, fmt)
-        return exporter.poll
-    client, windows = FloorClient(url, fmt), initial_windows()
-    return lambda: [len(floor_parse(client.fetch(frm, to), fmt)) for frm, to in windows]
-
-
 def main() -> None:
-    url, fmt, side = sys.argv[1:4]
-    run = ingest(url, "json" if fmt == "json" else "csv", side)
+    url, fmt = sys.argv[1:3]
+    exporter = Exporter(url, "json" if fmt == "json" else "csv")
     gc.collect()
     idle = status_bytes("VmRSS")
     reset = reset_peak()
-    run()
-    print(json.dumps({"idle": idle, "peak": status_bytes("VmHWM"), "reset": reset}))
+    exporter.poll()
+    peak = status_bytes("VmHWM")
+    gc.collect()
+    retained = status_bytes("VmRSS")
+    reset = reset_peak() and reset
+    exposition = served(exporter)
+    for _ in range(2):
+        exposition.render(HEADERS["Accept"], gzipped=True)
+    scrape_peak = status_bytes("VmHWM")
+    gc.collect()
+    figures = {
+        "idle": idle,
+        "peak": peak,
+        "retained": retained,
+        "scrape_peak": scrape_peak,
+        "scraped": status_bytes("VmRSS"),
+        "reset": reset,
+        "agents": len(exporter.state.sessions.agents),
+        "requests": exporter.poller.reader.requests,
+    }
+    print(json.dumps(figures))
+
+
+def served(exporter: Exporter) -> Exposition:
+    """``/metrics`` of the workspace as ``run`` serves it."""
+    state = ExporterState()
+    state.add(exporter.state)
+    return Exposition(LogioCollector(state))
 
 
 if __name__ == "__main__":

@@ -1,158 +1,108 @@
-"""``ingest_memory`` and ``state_memory``: what the week costs in memory, during and after.
+"""``ingest_memory`` and ``state_memory``: what the initial lookback costs in memory, during
+and after, as the system sees it: resident set sizes, not object sizes.
 
-``ingest_memory`` runs the initial lookback in a child process (``benchmarks.memchild``)
-that reads its resident set size once idle, with everything imported and wired, resets
-its high-water mark and reads that mark after the ingest: the peak above idle. Its floor
-is the same child fetching and parsing the same bytes the floor way. Each format is run,
-and the worse one is the value.
+Each figure comes from a fresh child process (``benchmarks.memchild``) that wires a
+workspace, reads its resident set size once idle, and runs the initial lookback (a week,
+through the real poller and client) against the simulated API over loopback HTTP. The
+floor of both lines is that idle process: the exporter with nothing loaded. Each format
+is run ``REPETITIONS`` times at 5,000 agents (once at ``LARGE_AGENTS``: the simulator
+alone takes minutes to serve that week); the median of a format counts, and the worse
+format is the value.
 
-``state_memory`` is the memory a workspace holds once the week is applied, per agent,
-traced with ``tracemalloc``: its state and its poller, with the poller's shared names,
-and its client. Its floor is the same per-agent facts held in the plainest form Python
-has, a dict of tuples.
+- ``ingest_memory``: the peak above idle during the lookback (``VmHWM``), for 5,000
+  agents and for ``LARGE_AGENTS``; the worse of the two sizes is the value. Its figures
+  also tell what stays resident at ``LARGE_AGENTS`` and the peak of one scrape then.
+- ``state_memory``: what stays resident once the lookback is over, per agent, for 5,000.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import statistics
 import subprocess
 import sys
-import tracemalloc
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import NamedTuple
 
 from benchmarks.report import Result
-from benchmarks.workload import AGENTS, Exporter, FloorClient, initial_windows
+from benchmarks.simserver import RemoteSimulator
+from benchmarks.workload import AGENTS, START
 from exporter.core.records import Format
-from exporter.core.sessions import Agent
 
 MB = 1_000_000
-INGEST_TARGET_MB = 300.0
+INGEST_TARGET_MB = 64.0
 STATE_TARGET_BYTES = 2048.0
+LARGE_AGENTS = 50_000
 REPETITIONS = 3
+LARGE_REPETITIONS = 1
 FORMATS: tuple[Format, ...] = ("csv", "json")
-SIDES = ("exporter", "floor")
-T = TypeVar("T")
+
+
+class Child(NamedTuple):
+    """The figures of one child's lookback, in bytes."""
+
+    idle: int
+    peak: int
+    retained: int
+    scrape_peak: int
+    scraped: int
+    reset: bool
+    agents: int
+    requests: int
 
 
 def ingest_memory(url: str) -> Result:
-    """Peak resident memory above idle while ingesting the week, exporter and floor."""
-    runs = {(fmt, side): _children(url, fmt, side) for fmt in FORMATS for side in SIDES}
-    peaks = {key: statistics.median(peak for peak, _ in found) / MB for key, found in runs.items()}
-    extra = {f"{fmt}_mb": f"{peaks[fmt, 'exporter']:.1f}" for fmt in FORMATS}
-    extra |= {f"floor_{fmt}_mb": f"{peaks[fmt, 'floor']:.1f}" for fmt in FORMATS}
-    reset = all(reset for found in runs.values() for _, reset in found)
-    extra |= {"peak_reset": "yes" if reset else "no", "repetitions": str(REPETITIONS)}
-    value = max(peaks[fmt, "exporter"] for fmt in FORMATS)
-    floor = max(peaks[fmt, "floor"] for fmt in FORMATS)
-    return Result("ingest_memory", value, floor, INGEST_TARGET_MB, "MB", "value", extra)
-
-
-def _children(url: str, fmt: Format, side: str) -> list[tuple[int, bool]]:
-    """Peak bytes above idle, and whether the peak was reset, of fresh child processes."""
-    return [_child(url, fmt, side) for _ in range(REPETITIONS)]
-
-
-def _child(url: str, fmt: Format, side: str) -> tuple[int, bool]:
-    command = [sys.executable, "-m", "benchmarks.memchild", url, fmt, side]
-    done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        command, capture_output=True, text=True, check=True, timeout=600
+    """Peak resident memory above idle during the lookback, 5,000 and 50,000 agents."""
+    runs = {(AGENTS, fmt): children(url, fmt) for fmt in FORMATS}
+    with RemoteSimulator(agents=LARGE_AGENTS, start=START) as large:
+        runs |= {
+            (LARGE_AGENTS, fmt): children(large.url, fmt, LARGE_REPETITIONS) for fmt in FORMATS
+        }
+    peaks = {key: _above_idle(found, "peak") / MB for key, found in runs.items()}
+    extra = {f"{fmt}_{agents // 1000}k_mb": f"{peak:.1f}" for (agents, fmt), peak in peaks.items()}
+    extra |= {
+        f"requests_{agents // 1000}k_{fmt}": str(found[0].requests)
+        for (agents, fmt), found in runs.items()
+    }
+    for figure in ("retained", "scrape_peak", "scraped"):
+        worst = max(_above_idle(runs[LARGE_AGENTS, fmt], figure) for fmt in FORMATS)
+        extra[f"{figure}_{LARGE_AGENTS // 1000}k_mb"] = f"{worst / MB:.1f}"
+    extra |= _common(runs)
+    idle = statistics.median(child.idle for found in runs.values() for child in found) / MB
+    return Result(
+        "ingest_memory", max(peaks.values()), idle, INGEST_TARGET_MB, "MB", "value", extra
     )
-    figures = json.loads(done.stdout)
-    return int(figures["peak"]) - int(figures["idle"]), bool(figures["reset"])
 
 
 def state_memory(url: str) -> Result:
-    """Bytes per agent that a workspace holds once the week is applied."""
-    bodies = _week(url)
-    _loaded(bodies)  # once untraced: what the first use of a module sets up is not state
-    exporter, held = _traced(lambda: _loaded(bodies))
-    state = exporter.state
-    agents = len(state.sessions.agents)
-    _, plain = _traced(lambda: _plain_facts(state.sessions.agents))
-    extra = {
-        "agents": str(agents),
-        "remembered_records": str(len(state.overlap.records)),
-        "total_mb": f"{held / MB:.2f}",
-    }
-    value, floor = held / agents, plain / agents
-    return Result("state_memory", value, floor, STATE_TARGET_BYTES, "B", "value", extra)
+    """Resident bytes per agent that stay once the lookback of 5,000 agents is over."""
+    runs = {(AGENTS, fmt): children(url, fmt) for fmt in FORMATS}
+    held = {fmt: _above_idle(runs[AGENTS, fmt], "retained") for fmt in FORMATS}
+    agents = runs[AGENTS, "csv"][0].agents
+    idle = statistics.median(child.idle for found in runs.values() for child in found)
+    extra = {f"{fmt}_mb": f"{held[fmt] / MB:.1f}" for fmt in FORMATS}
+    extra |= {"agents": str(agents), "idle_mb": f"{idle / MB:.1f}"} | _common(runs)
+    value = max(held.values()) / agents
+    return Result("state_memory", value, idle / agents, STATE_TARGET_BYTES, "B", "value", extra)
 
 
-def _week(url: str) -> list[bytes]:
-    """The week's CSV answers, read before tracing starts."""
-    client = FloorClient(url, "csv")
-    try:
-        return [client.fetch(frm, to) for frm, to in initial_windows()]
-    finally:
-        client.close()
+def children(url: str, fmt: Format, repetitions: int = REPETITIONS) -> list[Child]:
+    """The figures of fresh children reading the lookback in ``fmt``."""
+    return [_child(url, fmt) for _ in range(repetitions)]
 
 
-def _traced(build: Callable[[], T]) -> tuple[T, int]:
-    """What ``build`` returns, and the bytes still allocated for it once it returned."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        built = build()
-        gc.collect()
-        return built, tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-
-
-def _loaded(bodies: list[bytes]) -> Exporter:
-    """A workspace after the initial lookback through the real poller, from ``bodies``."""
-    answers = iter(bodies)
-    exporter = Exporter("http://127.0.0.1:9", "csv", wrap=lambda client: _Replay(answers))
-    exporter.poll()
-    exporter.close()
-    if len(exporter.state.sessions.agents) < AGENTS * 0.9:
-        raise RuntimeError("the week should hold nearly every agent")
-    return exporter
-
-
-class _Replay:
-    """A ``Fetcher`` answering each request with the next body."""
-
-    def __init__(self, answers: Iterator[bytes]) -> None:
-        self.answers = answers
-
-    def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
-        return next(self.answers)
-
-
-def _plain_facts(agents: dict[str, Agent]) -> dict[str, tuple[object, ...]]:
-    """Each agent's facts as a tuple under a copy of its name, with copies of the values:
-    the least plain Python holds the same information in."""
-    return {
-        name.encode().decode(): tuple(_copy(value) for value in _facts(agent))
-        for name, agent in agents.items()
-    }
-
-
-def _facts(agent: Agent) -> tuple[object, ...]:
-    return (
-        agent.session_start,
-        agent.logins,
-        agent.logouts,
-        agent.closed_seconds,
-        agent.floor_seconds,
-        agent.last_login,
-        agent.last_logout,
-        agent.last_record,
+def _child(url: str, fmt: Format) -> Child:
+    command = [sys.executable, "-m", "benchmarks.memchild", url, fmt]
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        command, capture_output=True, text=True, check=True, timeout=900
     )
+    return Child(**json.loads(done.stdout))
 
 
-def _copy(value: object) -> object:
-    """An object equal to ``value`` of the floor's own, as a plain program would hold it:
-    new, except where CPython shares one (small ints, None, a literal 0.0)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(str(value))
-    if isinstance(value, float):
-        return float(repr(value)) if value else value
-    return value
+def _above_idle(found: list[Child], figure: str) -> float:
+    """The median of ``figure`` above each child's own idle."""
+    return statistics.median(getattr(child, figure) - child.idle for child in found)
+
+
+def _common(runs: dict[tuple[int, Format], list[Child]]) -> dict[str, str]:
+    reset = all(child.reset for found in runs.values() for child in found)
+    return {"peak_reset": "yes" if reset else "no", "repetitions": str(REPETITIONS)}

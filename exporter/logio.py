@@ -4,7 +4,8 @@
 ``LogioError`` whose ``reason`` says what went wrong. Every request, answered or not, is
 reported to ``on_request(code, seconds)`` so the caller can count it. What the readers
 need of a client is a ``Fetcher``; ``Patient`` is one that retries what may pass, for the
-one-shot commands, which have no next poll to wait for.
+one-shot commands, which have no next poll to wait for. ``at_most`` asks for an answer
+only up to a size, which a ``LogioClient`` stops reading past.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar, runtime_checkable
 
 import httpx
 
@@ -35,6 +36,7 @@ from exporter.logs import fields
 log = logging.getLogger(__name__)
 
 RequestObserver = Callable[[str, float], None]
+T = TypeVar("T")
 RETRY_ATTEMPTS = 3
 MAX_RETRY_WAIT = 60.0
 
@@ -43,6 +45,24 @@ class Fetcher(Protocol):
     """What a reader needs of a client: ``LogioClient``, ``Patient``, or a fake in tests."""
 
     def fetch(self, frm: int, to: int, name: str | None = None) -> bytes: ...
+
+
+@runtime_checkable
+class Bounded(Protocol):
+    """A ``Fetcher`` that stops reading an answer once it is larger than ``most`` bytes."""
+
+    def fetch_at_most(self, frm: int, to: int, name: str | None, most: int) -> bytes | None:
+        """``fetch``'s body, or None once it would be larger than ``most`` bytes."""
+        ...
+
+
+def at_most(client: Fetcher, frm: int, to: int, name: str | None, most: int) -> bytes | None:
+    """The body of one answer, or None if it is larger than ``most`` bytes: read no
+    further than that where ``client`` can stop, else read whole and then weighed."""
+    if isinstance(client, Bounded):
+        return client.fetch_at_most(frm, to, name, most)
+    body = client.fetch(frm, to, name)
+    return body if len(body) <= most else None
 
 
 def _ignore(code: str, seconds: float) -> None:
@@ -92,6 +112,13 @@ class LogioClient:
 
     def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
         """One GET of ``[frm, to]``: the body, or a ``LogioError`` naming the failure."""
+        body = self.fetch_at_most(frm, to, name, self.max_response_bytes + 1)
+        assert body is not None  # an answer past max_response_bytes raised
+        return body
+
+    def fetch_at_most(self, frm: int, to: int, name: str | None, most: int) -> bytes | None:
+        """``fetch``, but None as soon as the answer turns out larger than ``most`` bytes,
+        which closes the connection rather than reading on."""
         params = {"format": self.workspace.format, "from": str(frm), "to": str(to)}
         if name is not None:
             params["name"] = name
@@ -101,7 +128,7 @@ class LogioClient:
             with self._http.stream("GET", self.workspace.endpoint, params=params) as response:
                 code = str(response.status_code)
                 _check_status(response)
-                return self._read(response)
+                return self._read(response, most)
         except httpx.TimeoutException:
             raise RequestTimeout(f"no complete answer within {self._timeout()}s") from None
         except httpx.RemoteProtocolError as exc:
@@ -117,22 +144,30 @@ class LogioClient:
         finally:
             self.on_request(code, time.monotonic() - started)
 
-    def _read(self, response: httpx.Response) -> bytes:
+    def _read(self, response: httpx.Response, most: int) -> bytes | None:
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_response_bytes:
-            raise InvalidResponseError(f"answer of {declared} bytes exceeds max_response_bytes")
+        if declared.isdigit() and not self._fits(int(declared), most, declared=True):
+            return None
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > self.max_response_bytes:
-                raise InvalidResponseError(
-                    f"answer exceeds max_response_bytes ({self.max_response_bytes})"
-                )
+            if not self._fits(size, most):
+                return None
             chunks.append(chunk)
         content_type = response.headers.get("Content-Type", "")
         if "html" in content_type.lower():
             raise InvalidResponseError(f"got {content_type.split(';')[0]} instead of records")
         return b"".join(chunks)
+
+    def _fits(self, size: int, most: int, *, declared: bool = False) -> bool:
+        """Whether an answer of ``size`` bytes is read on: not past ``most``; and past
+        ``max_response_bytes``, when ``most`` allows more, the answer is an error."""
+        limit = self.max_response_bytes
+        if size > limit and most > limit:
+            if declared:
+                raise InvalidResponseError(f"answer of {size} bytes exceeds max_response_bytes")
+            raise InvalidResponseError(f"answer exceeds max_response_bytes ({limit})")
+        return size <= most
 
     def _timeout(self) -> float | None:
         return self._http.timeout.read
@@ -201,9 +236,15 @@ class Patient:
         self.client, self.sleep = client, sleep
 
     def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
+        return self._retried(lambda: self.client.fetch(frm, to, name))
+
+    def fetch_at_most(self, frm: int, to: int, name: str | None, most: int) -> bytes | None:
+        return self._retried(lambda: at_most(self.client, frm, to, name, most))
+
+    def _retried(self, call: Callable[[], T]) -> T:
         for attempt in range(1, RETRY_ATTEMPTS):
             try:
-                return self.client.fetch(frm, to, name)
+                return call()
             except (RateLimitedError, ServerError, RequestTimeout, NetworkError) as exc:
                 wait = getattr(exc, "retry_after", None) or 2.0**attempt
                 log.warning(
@@ -211,7 +252,7 @@ class Patient:
                     extra=fields(reason=exc.reason, retry_in=f"{wait:g}s", error=str(exc)),
                 )
                 self.sleep(min(wait, MAX_RETRY_WAIT))
-        return self.client.fetch(frm, to, name)
+        return call()
 
 
-__all__ = ["Fetcher", "LogioClient", "LogioError", "Patient"]
+__all__ = ["Bounded", "Fetcher", "LogioClient", "LogioError", "Patient", "at_most"]

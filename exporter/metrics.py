@@ -92,7 +92,10 @@ RECORDS = Family(
     ("workspace", "action"),
 )
 INVALID_RECORDS = Family(
-    "cention_logio_invalid_records", "counter", "Rows skipped as malformed.", _W
+    "cention_logio_invalid_records",
+    "counter",
+    "Rows skipped: malformed, or of another agent than the name asked for.",
+    _W,
 )
 REQUESTS = Family(
     "cention_logio_requests",

@@ -1,10 +1,13 @@
 """One workspace's poll loop: windows -> read -> ``state.apply_window``, with backoff.
 
 A poll asks for every window from ``overlap`` before the watermark up to now, at most
-``max_window`` wide each. A window is applied whole or not at all: all of its answers
-(one per agent when ``agents`` filters) are fetched and parsed before the state changes,
-and the watermark moves to the window's end only once it is applied. A failure leaves
-the watermark where it was, so the next poll asks again from there and loses nothing.
+``max_window`` wide each, and the reader reads each in pieces small enough to parse at
+once. A piece is applied whole or not at all: all of its answers (one per agent when
+``agents`` filters) are fetched and parsed before the state changes, and the watermark
+moves to the piece's end only once it is applied. A failure leaves the watermark where
+it was, so the next poll asks again from there and loses nothing. After a poll of
+several pieces (the initial lookback, a catch-up) the heap's free pages go back to the
+system.
 What a poll's outcome changes is the state's to decide; here are the loop and the logs.
 """
 
@@ -16,12 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 
+from exporter import heap
 from exporter.config import MetricsConfig, PollConfig, WorkspaceConfig
 from exporter.core.window import plan_windows
 from exporter.errors import LogioError, RateLimitedError
 from exporter.logio import Fetcher
 from exporter.logs import fields
-from exporter.reader import read_window
+from exporter.reader import Reader
 from exporter.state import WorkspaceState
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ class Poller:
         self.halted = threading.Event()
         self.names: dict[str, str] = {}
         """Agent names accepted so far, shared by every parse: checked once, held once."""
+        self.reader = Reader(workspace, self.names)
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set; a failed poll never ends the loop."""
@@ -90,11 +95,16 @@ class Poller:
             max_window=self.poll.max_window,
         )
         self.state.lookback_until(now)
+        applied = 0
         for window in windows:
-            batch = read_window(self.client, self.workspace, window, self.names)
-            if self.halted.is_set():
-                return False
-            self.state.apply_window(batch, window[1], self.poll.overlap)
+            for end, batch in self.reader.pieces(self.client, window):
+                if self.halted.is_set():
+                    return False
+                self.state.apply_window(batch, end, self.poll.overlap)
+                del batch  # before the next piece is read
+                applied += 1
+        if applied > 1:
+            heap.release()
         return True
 
     def _succeeded(self, now: float) -> float:

@@ -21,6 +21,8 @@ class FakeLogio:
     now: float = 0.0
     entries: list[tuple[Record, float]] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
+    loose: bool = False
+    """Answer ``name=ann`` with every name that starts so (``anna``, ``annika``) too."""
 
     def add(self, record: Record, visible_at: float | None = None) -> None:
         self.entries.append((record, record.timestamp if visible_at is None else visible_at))
@@ -34,7 +36,9 @@ class FakeLogio:
             for record, visible_at in self.entries
             if frm <= record.timestamp <= to
             and visible_at <= self.now
-            and (name is None or record.name == name)
+            and (
+                name is None or record.name == name or (self.loose and record.name.startswith(name))
+            )
         ]
         return sorted(rows, key=lambda record: record.timestamp)
 

@@ -22,7 +22,7 @@ from exporter.errors import (
     RequestTimeout,
     ServerError,
 )
-from exporter.logio import LogioClient
+from exporter.logio import LogioClient, Patient, at_most
 
 TOKEN = "tok-5e1f0c2a9b8d"
 PATH = "/s/demo/capi/custom/logio"
@@ -322,6 +322,57 @@ class TestAnswers:
         handler = respond(200, b"1,joe,10,Login\n", **{"Content-Encoding": "gzip"})
         with pytest.raises(InvalidResponseError):
             client_for(handler).fetch(1, 2)
+
+
+class TestAtMost:
+    """An answer asked for up to a size, as the reader asks for the pieces of a window."""
+
+    def test_a_body_within_the_size_is_read(self, client_for) -> None:
+        assert client_for(respond(200, CSV)).fetch_at_most(1, 2, None, len(CSV)) == CSV
+
+    def test_a_declared_length_past_the_size_is_not_read(
+        self, client_for, recorder: Recorder
+    ) -> None:
+        """Past the size but within max_response_bytes: no error, the answer was a 200."""
+        assert client_for(respond(200, CSV)).fetch_at_most(1, 2, None, len(CSV) - 1) is None
+        assert [code for code, _ in recorder.observed] == ["200"]
+
+    def test_a_streamed_body_stops_past_the_size(self, client_for) -> None:
+        """The third chunk is never asked for: reading stops at the second."""
+        sent: list[int] = []
+
+        def chunks() -> Iterator[bytes]:
+            for index in range(3):
+                sent.append(index)
+                yield b"x" * 10
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=chunks())
+
+        assert client_for(handler).fetch_at_most(1, 2, None, 15) is None
+        assert sent == [0, 1]
+
+    def test_past_max_response_bytes_too_is_none_when_the_size_is_smaller(self, client_for) -> None:
+        """The reader then asks for less; only fetch, which takes it whole, refuses."""
+        client = client_for(respond(200, b"x" * 17), max_response_bytes=16)
+        assert client.fetch_at_most(1, 2, None, 8) is None
+
+    def test_a_fetcher_that_cannot_stop_is_weighed(self) -> None:
+        class Plain:
+            def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
+                return CSV
+
+        assert (at_most(Plain(), 1, 2, None, len(CSV)), at_most(Plain(), 1, 2, None, 9)) == (
+            CSV,
+            None,
+        )
+
+    def test_patient_retries_and_stops_alike(self, client_for) -> None:
+        answers = iter([respond(503)(None), respond(200, CSV)(None)])  # type: ignore[arg-type]
+        client = client_for(lambda request: next(answers))
+        patient = Patient(client, sleep=lambda _: None)
+        assert patient.fetch_at_most(1, 2, "ann", 100) == CSV
+        assert at_most(Patient(client_for(respond(200, CSV))), 1, 2, None, 9) is None
 
 
 class TestObserver:

@@ -54,13 +54,32 @@ def _api() -> FakeLogio:
 
 class TestWindows:
     def test_initial_lookback_is_split_by_max_window(self, api: FakeLogio) -> None:
-        """The first poll reads the whole lookback in windows no wider than max_window."""
+        """The first poll reads the whole lookback in windows no wider than max_window,
+        the first of them in pieces from an hour wide, each twice the last while the
+        answers are small."""
         poller = make_poller(api.handler, api.clock)
         assert poller.poll_once() == 30
-        starts = [T0 - 7 * DAY + i * DAY for i in range(7)]
-        assert api.windows() == [(s, s + DAY) for s in starts]
+        first = T0 - 7 * DAY
+        hours = [(0, 1), (1, 3), (3, 7), (7, 15), (15, 24)]
+        pieces = [(first + a * 3600, first + b * 3600) for a, b in hours]
+        days = [(first + d * DAY, first + (d + 1) * DAY) for d in range(1, 7)]
+        assert api.windows() == pieces + days
         assert poller.state.health.ready is True
         assert poller.state.sessions.counting_since == T0
+
+    def test_small_answers_widen_the_pieces_up_to_max_window(self, api: FakeLogio) -> None:
+        """A record every hour: each piece twice the last, up to a day."""
+        first = T0 - 7 * DAY
+        for hour in range(7 * 24):
+            api.add(Record("ann", first + hour * 3600 + 1800, LOGIN))
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        hours = [(0, 1), (1, 3), (3, 7), (7, 15), (15, 24)]
+        pieces = [(first + a * 3600, first + b * 3600) for a, b in hours]
+        days = [(first + d * DAY, first + (d + 1) * DAY) for d in range(1, 7)]
+        assert api.windows() == pieces + days
+        ann = poller.state.sessions.agents["ann"]
+        assert (ann.session_start, ann.last_login) == (first + 1800, T0 - 1800)
 
     def test_steady_poll_reads_only_the_overlap(self, api: FakeLogio) -> None:
         """After the lookback, a poll asks from overlap before the watermark up to now."""
@@ -71,18 +90,20 @@ class TestWindows:
         assert api.windows()[-1] == (T0 - 600, T0 + 30)
 
     def test_outage_catches_up_in_several_windows(self, api: FakeLogio) -> None:
-        """After a long outage the next poll catches up in max_window steps."""
+        """After a long outage the next poll catches up in max_window steps, each read in
+        pieces that chain from where the last ended."""
         poller = make_poller(api.handler, api.clock)
         poller.poll_once()
+        lookback = len(api.requests)
         api.now = T0 + 2 * DAY + 5
         api.add(Record("joe", T0 + DAY + 7, LOGIN))
         poller.poll_once()
         start = T0 - 600
-        assert api.windows()[7:] == [
-            (start, start + DAY),
-            (start + DAY, start + 2 * DAY),
-            (start + 2 * DAY, T0 + 2 * DAY + 5),
-        ]
+        pieces = api.windows()[lookback:]
+        assert [frm for frm, _ in pieces] == [start] + [to for _, to in pieces[:-1]]
+        assert pieces[-1][1] == T0 + 2 * DAY + 5
+        assert {start + DAY, start + 2 * DAY} <= {to for _, to in pieces}
+        assert max(to - frm for frm, to in pieces) <= DAY
         assert poller.state.sessions.agents["joe"].logins == 1
 
     def test_agents_filter_sends_one_request_per_name(self, api: FakeLogio) -> None:
@@ -91,7 +112,8 @@ class TestWindows:
         api.add(Record("ann", T0 - 10, LOGIN))
         api.add(Record("carl", T0 - 10, LOGIN))
         poller.poll_once()
-        assert [p["name"] for p in api.requests] == ["ann", "bob"] * 7
+        pieces = 5 + 6  # the first day from an hour wide, as above; then one a day
+        assert [p["name"] for p in api.requests] == ["ann", "bob"] * pieces
         assert list(poller.state.sessions.agents) == ["ann"]
 
     def test_a_window_applies_only_once_every_agent_answered(self, api: FakeLogio) -> None:
@@ -122,6 +144,41 @@ class TestWindows:
         assert state.watermark == T0 + 60
         assert state.sessions.records_total == {"login": 2, "logout": 0}
         assert sorted(state.sessions.agents) == ["ann", "bob"]
+
+
+class TestExactAgents:
+    def test_a_loose_name_filter_counts_only_the_listed_agents(self, api: FakeLogio) -> None:
+        """The API answers ``name=ann`` with ``anna``'s and ``annika``'s rows too: they
+        count for no agent and as one invalid row each, though polls read them again."""
+        api.loose = True
+        for name, stamp in [("ann", -100), ("anna", -90), ("annika", -80), ("bob", -70)]:
+            api.add(Record(name, T0 + stamp, LOGIN))
+        poller = make_poller(api.handler, api.clock, agents=("ann", "bob"))
+        poller.poll_once()
+        state = poller.state
+        assert (list(state.sessions.agents), state.health.invalid_records) == (["ann", "bob"], 2)
+        api.add(Record("ann", T0 + 20, LOGOUT))
+        api.add(Record("anna", T0 + 25, LOGOUT))
+        api.now = T0 + 30
+        poller.poll_once()
+        assert state.sessions.records_total == {"login": 0, "logout": 1}
+        assert (list(state.sessions.agents), state.health.invalid_records) == (["ann", "bob"], 3)
+        assert state.sessions.logged_in_count == 1
+
+
+class TestHeap:
+    def test_the_heap_is_released_after_a_poll_of_several_pieces(
+        self, api: FakeLogio, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """After the initial lookback, not after a steady poll of one window."""
+        released: list[bool] = []
+        monkeypatch.setattr("exporter.heap.release", lambda: released.append(True) or True)
+        poller = make_poller(api.handler, api.clock)
+        poller.poll_once()
+        assert released == [True]
+        api.now = T0 + 30
+        poller.poll_once()
+        assert released == [True]
 
 
 class TestDedup:
@@ -338,7 +395,7 @@ class TestRunLoop:
 
         class Halting:
             def fetch(self, frm: int, to: int, name: str | None = None) -> bytes:
-                if len(api.requests) == 2:
+                if len(api.requests) == 6:  # the first day in five pieces, the second
                     first.halted.set()
                 return first_client.fetch(frm, to, name)
 

@@ -91,15 +91,25 @@ class Overlap:
     ([('bob', 1010, 'Login')], 1, 0)
     """
 
-    __slots__ = ("records", "rows")
+    __slots__ = ("_records", "_tail", "rows")
 
     def __init__(
         self,
         records: Iterable[tuple[Record, int]] = (),
         rows: Iterable[tuple[str, int, int]] = (),
     ) -> None:
-        self.records: dict[Record, int] = dict(records)
+        self._records: dict[Record, int] = dict(records)
+        self._tail: Batch | None = None
+        """The last window's records from its ``keep_from`` on, not yet remembered: the
+        next window remembers only those it may return again, so the initial lookback,
+        whose pieces each start where the last ended, makes no record of the rest."""
         self.rows: dict[str, tuple[int, int]] = {row: (n, until) for row, n, until in rows}
+
+    @property
+    def records(self) -> dict[Record, int]:
+        """Each record held with how often it was seen."""
+        self._settle(0)
+        return self._records
 
     def to_dict(self) -> dict[str, list[list[Any]]]:
         """``{"records": [[name, timestamp, action, count], ...], "rows": [[text, count,
@@ -136,14 +146,23 @@ class Overlap:
         older than ``keep_from`` is forgotten at once, so it is never remembered at all.
         """
         stamps = batch.timestamps
-        newest = max(map(_timestamp, self.records), default=None)
+        self._settle(min(stamps[0], keep_from) if stamps else keep_from)
+        seen = self._records
+        newest = max(map(_timestamp, seen), default=None)
         split = 0 if newest is None else bisect_right(stamps, newest)
         fresh = self._fresh_head(batch, split)
-        self._remember(batch, bisect_left(stamps, keep_from))
-        seen = self.records
         for key in list(compress(seen, map(lt, map(_timestamp, seen), repeat(keep_from)))):
             del seen[key]
+        start = bisect_left(stamps, keep_from)
+        self._tail = Batch(batch.names[start:], stamps[start:], batch.actions[start:], [])
         return fresh, split
+
+    def _settle(self, since: int) -> None:
+        """Remember the last window's records from ``since`` on; forget the rest of them,
+        which no later window returns."""
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            self._remember(tail, bisect_left(tail.timestamps, since))
 
     def _fresh_head(self, batch: Batch, split: int) -> list[Record]:
         """The new records of ``batch[:split]``. A steady poll re-reads records seen as
@@ -151,7 +170,7 @@ class Overlap:
         record-by-record rule only runs when one of them is new."""
         if not split or not any(self._more_than_seen(Counter(batch.rows(0, split)))):
             return []
-        seen, occurrences, fresh = self.records, Counter[Record](), []
+        seen, occurrences, fresh = self._records, Counter[Record](), []
         for record in batch.records(0, split):
             occurrences[record] += 1
             if occurrences[record] > seen.get(record, 0):
@@ -163,14 +182,14 @@ class Overlap:
         only those become ``Record`` objects."""
         counts = Counter(batch.rows(start))
         more = compress(counts.items(), self._more_than_seen(counts))
-        self.records.update((Record._make(row), count) for row, count in more)
+        self._records.update((Record._make(row), count) for row, count in more)
 
     def _more_than_seen(self, counts: Counter[Row]) -> Iterator[bool]:
         """For each row counted, whether it was counted more often than seen.
 
         A row is a plain tuple, equal to the ``Record`` of the same values and of the
         same hash, so it finds that record in ``records``."""
-        return map(gt, counts.values(), map(self.records.get, counts, repeat(0)))  # type: ignore[arg-type]
+        return map(gt, counts.values(), map(self._records.get, counts, repeat(0)))  # type: ignore[arg-type]
 
     def _new_rows(self, rows: list[str], window_end: int, keep_from: int) -> int:
         """How many of ``rows`` are new; each is now held until ``window_end``."""

@@ -16,6 +16,7 @@ to the ``logging`` module at debug level rather than to stderr.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import ssl
@@ -71,6 +72,9 @@ class SimulatorServer:
         self._certificate = None if cert_file is None else (cert_file, key_file)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._requests = itertools.count()
+        self.answered = 0
+        """Requests answered or refused so far, as the API's side counts them."""
 
     @property
     def port(self) -> int:
@@ -127,6 +131,7 @@ class SimulatorServer:
         self.stop()
 
     def _plan(self, request: SimRequest) -> Plan:
+        self.answered = next(self._requests) + 1  # count() is atomic under the GIL
         now = self._clock()
         return plan(
             request,
