@@ -115,22 +115,6 @@ class Reader:
         return bodies, size
 
 
-def read_window(
-    client: Fetcher,
-    workspace: WorkspaceConfig,
-    window: Window,
-    names: dict[str, str] | None = None,
-) -> Batch:
-    """Every answer of ``window``, in one piece, parsed and merged in application order.
-
-    ``names`` is ``parse_batch``'s dict of names already accepted, shared across calls.
-    Raises ``LogioError`` when any answer fails, before anything is returned.
-    """
-    frm, to = window
-    bodies = [client.fetch(frm, to, name) for name in workspace.agents or (None,)]
-    return parse_answers(bodies, workspace, names)
-
-
 def parse_answers(
     bodies: Sequence[bytes], workspace: WorkspaceConfig, names: dict[str, str] | None
 ) -> Batch:

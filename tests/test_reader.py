@@ -1,5 +1,5 @@
-"""read_window: every answer of a window, parsed and merged; Reader's pieces of a window;
-the exact agents filter; LogioReader over several windows."""
+"""A window's answers, parsed and merged; Reader's pieces of a window; the exact agents
+filter; LogioReader over several windows."""
 
 from __future__ import annotations
 
@@ -10,10 +10,23 @@ import pytest
 from exporter.config import Secret, WorkspaceConfig
 from exporter.core.records import LOGIN, LOGOUT, Batch, Record
 from exporter.errors import ServerError
-from exporter.reader import LogioReader, Reader, read_window
+from exporter.logio import Fetcher
+from exporter.reader import LogioReader, Reader
 from exporter.simulator import render_csv
 
 AGENTS = WorkspaceConfig("demo", "https://cention.test", Secret("t"), "csv", ("ann", "bob"))
+
+
+def read_window(
+    api: Fetcher,
+    workspace: WorkspaceConfig,
+    window: tuple[int, int],
+    names: dict[str, str] | None = None,
+) -> Batch:
+    """The one piece a ``Reader`` reads a window of these tests in: each is under an hour
+    and its answers are small."""
+    (piece,) = [batch for _, batch in Reader(workspace, names).pieces(api, window)]
+    return piece
 
 
 class PerAgent:
