@@ -196,4 +196,4 @@ class LogioReader:
                 del batch  # the next piece is read while this one's records are consumed
                 self.records_read += count
                 self.invalid += invalid
-                yield from new
+                yield from new.rows()

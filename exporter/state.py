@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from exporter.core.localtime import UTC, zone_named
-from exporter.core.records import Batch, Row
+from exporter.core.records import Batch
 from exporter.core.schedule import Schedule
 from exporter.core.sessions import Histogram, Sessions
 from exporter.core.window import Overlap
@@ -144,10 +144,9 @@ class WorkspaceState:
         ``window_end``, and the next window starts ``overlap`` before it."""
         with self.lock:
             new, count, invalid = self.overlap.take(batch, window_end, overlap)
-            records: Iterable[Row] = new
             if self.recorded is not None:
-                records = self._record_window(batch, new, window_end, overlap, count or invalid)
-            self.sessions.apply(records)
+                self._record_window(batch, new, window_end, overlap, count or invalid)
+            self.sessions.apply_batch(new)
             self.health.invalid_records += invalid
             self.watermark = window_end
             self.sessions.advance(window_end)
@@ -256,8 +255,8 @@ class WorkspaceState:
         }
 
     def _record_window(
-        self, batch: Batch, new: Iterable[Row], window_end: int, overlap: float, changed: int
-    ) -> Iterable[Row]:
+        self, batch: Batch, new: Batch, window_end: int, overlap: float, changed: int
+    ) -> None:
         """Record ``apply_window`` of the rows of ``batch`` that bring something: each row
         of a record with an occurrence that is ``new`` (all its occurrences, as the overlap
         counts a record's occurrences against those it holds) and the invalid rows. On the
@@ -268,11 +267,10 @@ class WorkspaceState:
         recorded = self.recorded
         if recorded is None or not self.sessions.counting:
             self.recorded = None
-            return new
-        rows = list(new)
+            return
         kept = Batch([], [], [], batch.invalid)
-        if rows:
-            wanted = set(rows)
+        if new.timestamps:
+            wanted = set(new.rows())
             keep = list(map(wanted.__contains__, batch.rows()))
             kept.names.extend(compress(batch.names, keep))
             kept.timestamps.extend(compress(batch.timestamps, keep))
@@ -283,7 +281,6 @@ class WorkspaceState:
             recorded[-1] = transition
         else:
             recorded.append(transition)
-        return rows
 
     @classmethod
     def from_dict(

@@ -7,7 +7,7 @@ from dataclasses import astuple, dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.core.records import LOGIN, LOGOUT, Record
+from exporter.core.records import LOGIN, LOGOUT, Batch, Parsed, Record
 from exporter.core.sessions import Sessions
 
 BUCKETS = (60.0, 3600.0)
@@ -83,6 +83,16 @@ def rules(batches: list[list[Record]]) -> tuple[object, ...]:
     return (rows, logged_in, newest, *zero, [0] * (len(BUCKETS) + 1))
 
 
+def _today_seconds(fields: tuple[object, ...], today: int, until: int) -> float:
+    """Seconds logged in from ``today`` to ``until`` by the rules' figures of one agent:
+    its latest day's closed seconds if that day is today, and its open session's part."""
+    start, day, day_seconds = fields[0], fields[-2], fields[-1]
+    seconds = float(day_seconds) if day == today else 0.0  # type: ignore[arg-type]
+    if isinstance(start, int):
+        seconds += max(0, until - max(start, today))
+    return seconds
+
+
 def state(sessions: Sessions) -> tuple[object, ...]:
     agents = [(name, astuple(agent)) for name, agent in sessions.agents.items()]
     return (
@@ -124,6 +134,31 @@ class TestRebuild:
         assert skipping.today() == today == until // DAY * DAY
         assert [skipping.today_seconds(a, today) for a in skipping.agents.values()] == [
             full.today_seconds(a, today) for a in full.agents.values()
+        ]
+
+    @settings(max_examples=400, deadline=None)
+    @given(batches=st.lists(records, max_size=4), after=st.integers(0, 2 * DAY))
+    def test_batches_in_time_order_rebuild_as_the_rules(
+        self, batches: list[list[Record]], after: int
+    ) -> None:
+        """Batches as the overlap gives them (each in time order, one after another or a
+        later one first), applied in a lookback ending ``until``: every agent's state as
+        the rules say, and the seconds of today too."""
+        ordered = [sorted(batch, key=lambda r: r.timestamp) for batch in batches]
+        until = max((r.timestamp for batch in batches for r in batch), default=0) + after
+        rebuilt = Sessions(BUCKETS)
+        rebuilt.rebuild_until(until)
+        for batch in ordered:
+            rebuilt.apply_batch(Batch.of(Parsed(batch, [])))
+        rebuilt.advance(until)
+        expected = rules(ordered)
+        agents = [(name, astuple(agent)[:-2]) for name, agent in rebuilt.agents.items()]
+        assert agents == [(name, fields[:-2]) for name, fields in expected[0]]  # days apart
+        assert state(rebuilt)[1:] == expected[1:]
+        today = until // DAY * DAY
+        assert rebuilt.today() == today
+        assert [rebuilt.today_seconds(a, today) for a in rebuilt.agents.values()] == [
+            _today_seconds(fields, today, until) for _, fields in expected[0]
         ]
 
     def test_rebuild_keeps_the_first_login_of_a_session(self) -> None:

@@ -35,7 +35,7 @@ from typing import Any, get_args, get_type_hints
 from zoneinfo import ZoneInfo
 
 from exporter.core.localtime import UTC, LocalDays, zone_named
-from exporter.core.records import LOGIN, Row
+from exporter.core.records import LOGIN, Batch, Row
 
 LOGIN_WHILE_LOGGED_IN = "login_while_logged_in"
 LOGOUT_WITHOUT_LOGIN = "logout_without_login"
@@ -283,6 +283,65 @@ class Sessions:
         else:
             self._apply_counted(records, self.counting_since)
 
+    def apply_batch(self, batch: Batch) -> None:
+        """``apply`` of a batch in time order, as ``Overlap.take`` gives one.
+
+        In the initial lookback, the records of a batch that starts no earlier than any
+        record applied before, up to the day ``rebuild_until`` names, take the rebuild's
+        shortest loop (``_rebuild_before``): the days before the lookback's last hold most
+        of a week's records.
+        """
+        stamps = batch.timestamps
+        split = self._before_known(stamps)
+        if split:
+            self._rebuild_before(batch.rows(0, split))
+            self.last_record = stamps[split - 1]
+        if split < len(stamps):
+            self.apply(batch.rows(split))
+
+    def _before_known(self, stamps: list[int]) -> int:
+        """How many of ``stamps``, in time order, ``_rebuild_before`` may take: in the
+        initial lookback, those before ``days_known_from``, if the first is no earlier
+        than any record applied before."""
+        known, last = self.days_known_from, self.last_record
+        if self.counting_since is not None or known is None or not stamps:
+            return 0
+        if last is not None and stamps[0] < last:
+            return 0
+        return bisect_left(stamps, known)
+
+    def _rebuild_before(self, records: Iterable[Row]) -> None:
+        """``_rebuild`` of records in time order, none earlier than a record applied
+        before, all before ``days_known_from``: each time is the latest of its kind so
+        far, so it is set without a comparison, and no close keeps a day's figures.
+        ``self.last_record`` is the caller's to set."""
+        agents = self.agents
+        opened = 0
+        for name, timestamp, action in records:
+            try:
+                agent = agents[name]
+            except KeyError:  # once per new agent: cheaper than a lookup per record
+                agent = agents[name] = Agent()
+            agent.last_record = timestamp
+            if action == LOGIN:
+                agent.last_login = timestamp
+                if agent.session_start is None:
+                    agent.session_start = timestamp
+                    opened += 1
+            else:
+                agent.last_logout = timestamp
+                if agent.session_start is not None:
+                    agent.session_start = None
+                    opened -= 1
+        self.logged_in_count += opened
+        self._all_changed()
+
+    def _all_changed(self) -> None:
+        """Every agent changed: cheaper than one set insertion per record. ``changed``
+        holds only agents, so when it is as large it holds them all already."""
+        if len(self.changed) < len(self.agents):
+            self.changed.update(self.agents)
+
     def _rebuild(self, records: Iterable[Row]) -> None:
         """``apply`` before counting starts: the initial lookback, up to a million records.
 
@@ -332,7 +391,7 @@ class Sessions:
                 newest = timestamp
         self.logged_in_count += opened
         self.last_record = None if newest == -math.inf else int(newest)
-        self.changed.update(agents)  # all of them: cheaper than one set insertion per record
+        self._all_changed()
 
     def _apply_counted(self, records: Iterable[Row], since: float) -> None:
         """``apply`` once counting started at ``since``: every rule, every counter."""

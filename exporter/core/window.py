@@ -12,11 +12,11 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from operator import gt, itemgetter, lt
 from typing import Any, NamedTuple
 
-from exporter.core.records import Batch, Record, Row
+from exporter.core.records import Batch, Parsed, Record, Row
 
 Window = tuple[int, int]
 
@@ -61,8 +61,8 @@ def plan_windows(
 class Taken(NamedTuple):
     """What one window brings that no earlier window did."""
 
-    records: Iterator[Row]
-    """The new records, in application order."""
+    records: Batch
+    """The new records, in application order (time order), without invalid rows."""
     new: int
     """How many they are."""
     invalid: int
@@ -81,13 +81,13 @@ class Overlap:
     >>> overlap = Overlap()
     >>> first = Batch(["ann", "ann"], [399, 400], ["Login", "Logout"], ["bad row"])
     >>> new, count, invalid = overlap.take(first, 1000, 600)
-    >>> list(new), count, invalid
+    >>> list(new.rows()), count, invalid
     ([('ann', 399, 'Login'), ('ann', 400, 'Logout')], 2, 1)
     >>> overlap.records
     {Record(name='ann', timestamp=400, action='Logout'): 1}
     >>> second = Batch(["ann", "bob"], [400, 1010], ["Logout", "Login"], ["bad row"])
     >>> new, count, invalid = overlap.take(second, 1030, 600)
-    >>> list(new), count, invalid
+    >>> list(new.rows()), count, invalid
     ([('bob', 1010, 'Login')], 1, 0)
     """
 
@@ -135,7 +135,7 @@ class Overlap:
         head, split = self.new_records(batch, keep_from)
         invalid = self._new_rows(batch.invalid, window_end, keep_from)
         new = len(head) + len(batch.timestamps) - split
-        return Taken(chain(head, batch.rows(split)), new, invalid)
+        return Taken(_joined(head, batch, split), new, invalid)
 
     def new_records(self, batch: Batch, keep_from: int) -> tuple[list[Record], int]:
         """The new records of ``batch[:split]`` and ``split``, for a batch in time order:
@@ -201,3 +201,17 @@ class Overlap:
         for row in [row for row, (_, until) in held.items() if until < keep_from]:
             del held[row]
         return new
+
+
+def _joined(head: list[Record], batch: Batch, split: int) -> Batch:
+    """``head`` and ``batch[split:]`` as one batch; when no record of ``batch`` may have
+    been seen before (``split`` 0), its own lists, none copied."""
+    if not head and not split:
+        return batch._replace(invalid=[])
+    first = Batch.of(Parsed(head, []))
+    return Batch(
+        first.names + batch.names[split:],
+        first.timestamps + batch.timestamps[split:],
+        first.actions + batch.actions[split:],
+        [],
+    )
