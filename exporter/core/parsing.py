@@ -135,7 +135,13 @@ def _typed_json(body: bytes, names: dict[str, str]) -> Batch | None:
     except (msgspec.DecodeError, RecursionError):  # some row malformed, or no JSON at all
         return None
     stamps = list(map(_TIME, rows))
-    shared = _shared_names(list(map(_NAME, rows)), names) if ints_in_range(stamps) else None
+    if not ints_in_range(stamps):
+        return None
+    known = list(map(names.get, map(_NAME, rows)))
+    if all(known):  # every name met before, as in all answers but a workspace's first
+        shared: list[str] | None = cast("list[str]", known)
+    else:
+        shared = _shared_names(list(map(_NAME, rows)), names)
     return None if shared is None else Batch(shared, stamps, list(map(_ACTION, rows)), [])
 
 
